@@ -1,0 +1,144 @@
+/* NLU core types shared by the data loader, the model (features, classifier, tagger,
+ * archive), and evaluation. Offsets are in Unicode code points, as Rasa computes them
+ * (Python str indices), end exclusive. All strings are UTF-8 and owned by their struct
+ * unless a comment says otherwise. */
+#ifndef CD_NLU_NLU_H
+#define CD_NLU_NLU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+typedef struct {
+    int start, end;    /* code points, end exclusive */
+    char *value;       /* annotated value if given ([t](e:v) / {"value":..}), else the text */
+    char *entity;
+    char *role, *group; /* NULL when absent */
+    double confidence; /* predictions only; 0 in training data */
+} cd_nlu_entity;
+
+typedef struct {
+    char *text;   /* annotations removed, as Rasa's training example text */
+    char *intent; /* NULL for an example without an intent (e.g. unannotated parse input) */
+    cd_nlu_entity *entities;
+    size_t n_entities;
+    const char *file; /* origin, borrowed from cd_nlu_data.files; NULL if synthetic */
+    int line, col;    /* 1-based position of the example in its file */
+} cd_nlu_example;
+
+typedef struct {
+    char *text;  /* a synonym as written */
+    char *value; /* the canonical value it maps to */
+} cd_nlu_synonym;
+
+typedef struct {
+    char *name;
+    char **items; /* regex patterns (POSIX ERE-compatible subset) or lookup elements */
+    size_t n_items;
+    const char *file;
+    int line;
+} cd_nlu_pattern_set;
+
+typedef enum { CD_NLU_DIAG_WARNING, CD_NLU_DIAG_ERROR } cd_nlu_diag_level;
+
+typedef struct {
+    cd_nlu_diag_level level;
+    const char *file; /* borrowed from cd_nlu_data.files */
+    int line, col;
+    char *code; /* short stable id, e.g. "duplicate-example", "few-examples", "unknown-key" */
+    char *msg;
+} cd_nlu_diag;
+
+typedef struct {
+    cd_nlu_example *examples;
+    size_t n_examples;
+    cd_nlu_synonym *synonyms;
+    size_t n_synonyms;
+    cd_nlu_pattern_set *regexes;
+    size_t n_regexes;
+    cd_nlu_pattern_set *lookups;
+    size_t n_lookups;
+    cd_nlu_diag *diags; /* what the loader noticed (warnings; errors only when not fatal) */
+    size_t n_diags;
+    char **files; /* every file read, in order */
+    size_t n_files;
+    bool borrowed; /* a subset view: examples' contents and the rest belong to a parent */
+} cd_nlu_data;
+
+/* Load Rasa 3.x YAML and Rasa JSON (rasa_nlu_data) from files and/or directories (every
+ * .yml/.yaml/.json inside, sorted, recursively). A fatal problem (unreadable file, malformed
+ * YAML/JSON, invalid UTF-8) returns -1 with a CD_ERR_DATA error "file:line:col: message";
+ * other problems become diags and loading continues. */
+int cd_nlu_data_load(const char *const *paths, size_t n_paths, cd_nlu_data *out,
+                     cd_error_t *err);
+void cd_nlu_data_done(cd_nlu_data *d);
+
+/* A view holding the examples idx[0..n) of parent (entity arrays and strings shared, synonyms,
+ * regexes and lookups shared). Free it with cd_nlu_data_done; the parent must outlive it. */
+int cd_nlu_data_subset(const cd_nlu_data *parent, const size_t *idx, size_t n,
+                       cd_nlu_data *out, cd_error_t *err);
+
+/* SHA-256 (hex, 64 chars + NUL) over the normalised content: same data, same fingerprint,
+ * whatever the file order or formatting. */
+int cd_nlu_data_fingerprint(const cd_nlu_data *d, char out[65], cd_error_t *err);
+
+/* --- The model ------------------------------------------------------------------------- */
+
+typedef struct cd_nlu_model cd_nlu_model;
+
+/* Pipeline settings. Defaults: see cd_nlu_config_default; a Rasa-like config.yml may set
+ * them (cd_nlu_config_load). */
+typedef struct {
+    int word_ngram_min, word_ngram_max;   /* 1, 2 */
+    int char_ngram_min, char_ngram_max;   /* 2, 5 (char_wb) */
+    bool sublinear_tf;                    /* true */
+    double intent_c;                      /* LIBLINEAR C */
+    int intent_solver;                    /* LIBLINEAR solver type */
+    int tagger_epochs;
+    double fallback_threshold;            /* below it the intent is nlu_fallback; 0 = off */
+    double ambiguity_threshold;           /* top-2 closer than this → nlu_fallback; 0 = off */
+    char *source_json;                    /* the effective config as JSON, for metadata */
+} cd_nlu_config;
+
+void cd_nlu_config_default(cd_nlu_config *cfg);
+int cd_nlu_config_load(const char *path, cd_nlu_config *cfg, cd_error_t *err);
+void cd_nlu_config_done(cd_nlu_config *cfg);
+
+/* Train on every example of d. Deterministic: same data + config + seed → same model and
+ * byte-identical archive. Needs at least 2 intents (CD_ERR_DATA otherwise). */
+cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
+                           cd_error_t *err);
+void cd_nlu_model_free(cd_nlu_model *m);
+
+/* tar.gz archive: metadata.json + component files. Loading a corrupt, truncated or foreign
+ * archive is a CD_ERR_DATA error that names the archive and what is wrong. */
+int cd_nlu_model_save(const cd_nlu_model *m, const char *path, cd_error_t *err);
+cd_nlu_model *cd_nlu_model_load(const char *path, cd_error_t *err);
+/* Borrowed metadata object (version, trained_at, model id, fingerprint, config, labels...). */
+const json_t *cd_nlu_model_metadata(const cd_nlu_model *m);
+
+typedef struct {
+    char *name;
+    double confidence;
+} cd_nlu_intent_score;
+
+typedef struct {
+    char *text;
+    cd_nlu_intent_score intent;
+    cd_nlu_intent_score *ranking; /* best first, at most 10 */
+    size_t n_ranking;
+    cd_nlu_entity *entities;
+    size_t n_entities;
+} cd_nlu_parse_result;
+
+/* Parse one utterance; thread-safe on a loaded model. */
+int cd_nlu_parse(const cd_nlu_model *m, const char *text, cd_nlu_parse_result *out,
+                 cd_error_t *err);
+void cd_nlu_parse_result_done(cd_nlu_parse_result *r);
+/* Rasa's /model/parse shape: {text, intent{name,confidence}, intent_ranking, entities[]}. */
+json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r);
+
+#endif
