@@ -13,7 +13,7 @@ void cd_nlu_config_default(cd_nlu_config *cfg)
     cfg->char_ngram_min = 2;
     cfg->char_ngram_max = 5;
     cfg->sublinear_tf = true;
-    cfg->intent_c = 1.0;
+    cfg->intent_c = 0.4; /* tuned on HWU64/Braun (docs/nlu-model.md); 1.0 overfits a little */
     cfg->intent_solver = 4; /* LIBLINEAR MCSVM_CS: -s 4 in ../shared/data/README.md */
     cfg->tagger_epochs = 10;
     cfg->fallback_threshold = 0.0;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <regex.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,9 @@ typedef struct {
     size_t n_entities;
     const char *file; /* origin, borrowed from cd_nlu_data.files; NULL if synthetic */
     int line, col;    /* 1-based position of the example in its file */
+    /* A retrieval intent `faq/ask_name`: intent is "faq" (what Rasa's intent classifier and
+     * reports use) and this is the full "faq/ask_name"; NULL otherwise. Owned. */
+    char *response_key;
 } cd_nlu_example;
 
 typedef struct {
@@ -42,7 +46,9 @@ typedef struct {
     int line;
 } cd_nlu_pattern_set;
 
-typedef enum { CD_NLU_DIAG_WARNING, CD_NLU_DIAG_ERROR } cd_nlu_diag_level;
+/* INFO: a note that never fails validation (e.g. an older format version read as the latest,
+ * a duplicate example Rasa would silently drop). */
+typedef enum { CD_NLU_DIAG_WARNING, CD_NLU_DIAG_ERROR, CD_NLU_DIAG_INFO } cd_nlu_diag_level;
 
 typedef struct {
     cd_nlu_diag_level level;
@@ -66,6 +72,10 @@ typedef struct {
     char **files; /* every file read, in order */
     size_t n_files;
     bool borrowed; /* a subset view: examples' contents and the rest belong to a parent */
+    /* Intents declared by domain files (top-level `intents:`) found among the data, one set
+     * per file (name "intents"); validate checks NLU intents against them as Rasa does. */
+    cd_nlu_pattern_set *domains;
+    size_t n_domains;
 } cd_nlu_data;
 
 /* Load Rasa 3.x YAML and Rasa JSON (rasa_nlu_data) from files and/or directories (every
@@ -84,6 +94,30 @@ int cd_nlu_data_subset(const cd_nlu_data *parent, const size_t *idx, size_t n,
 /* SHA-256 (hex, 64 chars + NUL) over the normalised content: same data, same fingerprint,
  * whatever the file order or formatting. */
 int cd_nlu_data_fingerprint(const cd_nlu_data *d, char out[65], cd_error_t *err);
+
+/* Like cd_nlu_data_load; with CD_NLU_LOAD_KEEP_ON_ERROR *out keeps what was read (files,
+ * diags) even when -1 is returned, so `validate` can show every warning: call _done always. */
+#define CD_NLU_LOAD_KEEP_ON_ERROR 1u
+int cd_nlu_data_load_flags(const char *const *paths, size_t n_paths, unsigned flags,
+                           cd_nlu_data *out, cd_error_t *err);
+/* Diags of one level. Data with error diags (bad annotations, schema errors) loaded, but a
+ * trainer should refuse it the way Rasa refuses to load it. */
+size_t cd_nlu_data_count_diags(const cd_nlu_data *d, cd_nlu_diag_level level);
+/* Load one in-memory file; name (e.g. "nlu.yml", "data.json") gives its format and is the
+ * file name in positions. For tests and fuzzing. */
+int cd_nlu_data_load_mem(const char *name, const void *buf, size_t len, unsigned flags,
+                         cd_nlu_data *out, cd_error_t *err);
+/* The data-set checks of `conductor-nlu validate` (rasa data validate + ours: duplicate texts
+ * across intents, too few examples, synonym/regex/annotation consistency...), appended to
+ * d->diags. Not for subset views. */
+int cd_nlu_data_check(cd_nlu_data *d, cd_error_t *err);
+
+/* Rasa regex features are Python `re` patterns: translate the usual constructs (\d \w \s,
+ * (?:..), (?P<n>..), leading (?i), lazy quantifiers) to POSIX ERE and regcomp it (cflags are
+ * added to REG_EXTENDED, e.g. REG_NOSUB). Unsupported syntax is a CD_ERR_DATA error. */
+int cd_nlu_regex_compile(const char *pattern, int cflags, regex_t *out, cd_error_t *err);
+int cd_nlu_regex_translate(const char *pattern, char **out_ere, int *out_cflags,
+                           cd_error_t *err);
 
 /* --- The model ------------------------------------------------------------------------- */
 

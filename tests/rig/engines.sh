@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test rig: real Podman and Docker engines, and a real registry with htpasswd auth, all on
 # sockets and loopback ports owned by this run (see ../shared/docs/container-engines.md).
-#   engines.sh start   start what is not running yet (idempotent), import test images,
-#                      write $CD_RIG_DIR/env with the CD_TEST_* variables
+#   engines.sh start [podman]  start what is not running yet (idempotent), import test images,
+#                      write $CD_RIG_DIR/env with the CD_TEST_* variables; with `podman`,
+#                      only the registry-free Podman engine (what the demo needs)
 #   engines.sh stop    stop everything it started, by pid
 #   engines.sh status
 # Images are kept between runs (they live in the engines' storage), so a second start is fast.
@@ -175,15 +176,23 @@ cmd=${1:-status}
 case "$cmd" in
 start)
     command -v podman >/dev/null || { log "podman missing: run scripts/install-deps"; exit 1; }
-    start_registry
-    start_podman
-    start_docker
+    only=${2:-all}
+    if [ "$only" = podman ]; then
+        [ -f "$RIG/registry.addr" ] || echo "127.0.0.1:1" >"$RIG/registry.addr"
+        start_podman
+        socks=("$RIG/podman.sock")
+    else
+        start_registry
+        start_podman
+        start_docker
+        socks=("$RIG/podman.sock" "$RIG/docker.sock")
+    fi
     make_rootfs_tars
-    for s in "$RIG/podman.sock" "$RIG/docker.sock"; do
+    for s in "${socks[@]}"; do
         import_image "$s" localhost/busybox test "$STATE/busybox.tar"
         import_image "$s" localhost/bash test "$STATE/bash.tar"
     done
-    push_registry_image
+    [ "$only" = podman ] || push_registry_image
     write_env
     log "up: podman, docker, registry $(cat "$RIG/registry.addr"); env in $RIG/env"
     ;;

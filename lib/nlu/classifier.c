@@ -1,0 +1,153 @@
+#include "nlu/classifier.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void quiet(const char *s)
+{
+    (void)s; /* LIBLINEAR prints iteration logs to stdout otherwise */
+}
+
+int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const int *y, size_t n,
+                     int n_feat, int n_classes, int solver, double C, unsigned seed,
+                     cd_error_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    size_t nodes = 0;
+    for (size_t i = 0; i < n; i++)
+        for (const struct feature_node *p = x[i]; p->index != -1; p++)
+            nodes++;
+    /* LIBLINEAR wants the bias as an explicit last node of each row */
+    struct feature_node *pool = malloc((nodes + 2 * n) * sizeof(*pool));
+    struct feature_node **rows = malloc(n * sizeof(*rows));
+    double *yd = malloc(n * sizeof(*yd));
+    struct model *m = NULL;
+    int rc = -1;
+    if (!pool || !rows || !yd) {
+        cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
+        goto out;
+    }
+    struct feature_node *q = pool;
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = q;
+        for (const struct feature_node *p = x[i]; p->index != -1; p++)
+            *q++ = *p;
+        *q++ = (struct feature_node){n_feat + 1, 1.0};
+        *q++ = (struct feature_node){-1, 0};
+        yd[i] = y[i];
+    }
+    struct problem prob = {.l = (int)n, .n = n_feat + 1, .y = yd, .x = rows, .bias = 1.0};
+    struct parameter par = {.solver_type = solver, .C = C, .p = 0.1};
+    switch (solver) {
+    case L2R_LR: case L2R_L2LOSS_SVC: par.eps = 0.01; break;
+    case L1R_LR: case L1R_L2LOSS_SVC: par.eps = 0.01; break;
+    default: par.eps = 0.1; break;
+    }
+    const char *bad = check_parameter(&prob, &par);
+    if (bad) {
+        cd_error(err, CD_ERR_USAGE, 0, "intent classifier: %s", bad);
+        goto out;
+    }
+    set_print_string_function(quiet);
+    srand(seed);
+    m = train(&prob, &par);
+    if (!m) {
+        cd_error(err, CD_ERR_SYSTEM, 0, "LIBLINEAR training failed");
+        goto out;
+    }
+    c->n_classes = n_classes;
+    c->n_feat = n_feat;
+    c->prob_mode = solver == L2R_LR || solver == L2R_LR_DUAL || solver == L1R_LR ? CD_CLF_LOGISTIC
+                                                                                 : CD_CLF_SOFTMAX;
+    c->scale = 5.0;
+    c->w = calloc((size_t)(n_feat + 1) * (size_t)n_classes, sizeof(float));
+    if (!c->w) {
+        cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
+        goto out;
+    }
+    /* LIBLINEAR: w[f * nr_w + k], labels in first-seen order; one column when 2 classes
+     * (except Crammer-Singer), positive for label[0]. */
+    int nr_w = m->nr_class == 2 && solver != MCSVM_CS ? 1 : m->nr_class;
+    for (int f = 0; f < n_feat + 1; f++)
+        for (int k = 0; k < m->nr_class; k++) {
+            int cls = m->label[k];
+            double v;
+            if (nr_w == 1)
+                v = k == 0 ? m->w[f] : -m->w[f];
+            else
+                v = m->w[(size_t)f * (size_t)nr_w + (size_t)k];
+            c->w[(size_t)f * (size_t)n_classes + (size_t)cls] = (float)v;
+        }
+    /* a class absent from training (cannot happen via cd_nlu_train) keeps zero weights */
+    rc = 0;
+out:
+    if (m)
+        free_and_destroy_model(&m);
+    free(pool);
+    free(rows);
+    free(yd);
+    if (rc)
+        cd_nlu_clf_done(c);
+    return rc;
+}
+
+void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *x, double *dec)
+{
+    /* accumulate in float so the row updates vectorise (the weights are floats anyway) */
+    size_t k = (size_t)c->n_classes;
+    static __thread float *acc;
+    static __thread size_t acc_cap;
+    if (k > acc_cap) {
+        float *p = realloc(acc, k * sizeof(*p));
+        if (!p) { /* out of memory: the slow path, straight into dec */
+            const float *b = c->w + (size_t)c->n_feat * k;
+            for (size_t j = 0; j < k; j++)
+                dec[j] = b[j];
+            for (; x->index != -1; x++)
+                if (x->index >= 1 && x->index <= c->n_feat)
+                    for (size_t j = 0; j < k; j++)
+                        dec[j] += x->value * c->w[(size_t)(x->index - 1) * k + j];
+            return;
+        }
+        acc = p;
+        acc_cap = k;
+    }
+    float *a = acc;
+    memcpy(a, c->w + (size_t)c->n_feat * k, k * sizeof(float));
+    for (; x->index != -1; x++) {
+        if (x->index < 1 || x->index > c->n_feat)
+            continue;
+        const float *row = c->w + (size_t)(x->index - 1) * k;
+        float v = (float)x->value;
+        for (size_t j = 0; j < k; j++)
+            a[j] += v * row[j];
+    }
+    for (size_t j = 0; j < k; j++)
+        dec[j] = a[j];
+}
+
+void cd_nlu_clf_probs(const cd_nlu_classifier *c, double *dec)
+{
+    size_t k = (size_t)c->n_classes;
+    double sum = 0;
+    if (c->prob_mode == CD_CLF_LOGISTIC) {
+        for (size_t j = 0; j < k; j++)
+            sum += dec[j] = 1.0 / (1.0 + exp(-dec[j]));
+    } else {
+        double mx = -INFINITY;
+        for (size_t j = 0; j < k; j++)
+            if (dec[j] > mx)
+                mx = dec[j];
+        for (size_t j = 0; j < k; j++)
+            sum += dec[j] = exp(c->scale * (dec[j] - mx));
+    }
+    for (size_t j = 0; j < k; j++)
+        dec[j] = sum > 0 ? dec[j] / sum : 1.0 / (double)k;
+}
+
+void cd_nlu_clf_done(cd_nlu_classifier *c)
+{
+    free(c->w);
+    memset(c, 0, sizeof(*c));
+}

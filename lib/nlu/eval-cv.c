@@ -1,0 +1,293 @@
+/* Cross-validation as `rasa test nlu --cross-validation` does it (rasa/nlu/test.py
+ * cross_validate, generate_folds; rasa/model_testing.py perform_nlu_cross_validation), but
+ * reproducible: the folds come from a seed instead of an unseeded StratifiedKFold. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nlu/eval.h"
+#include "nlu/model-internal.h"
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int cmp_pstr(const void *a, const void *b)
+{
+    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+/* sklearn StratifiedKFold (>= 0.22) with shuffle: sort the labels, deal them round-robin
+ * to the folds to get per-class fold sizes (so remainders spread over folds), then shuffle
+ * each class's fold numbers. */
+int cd_nlu_folds_assign(const char *const *labels, size_t n, int k, unsigned seed, int *out,
+                        cd_error_t *err)
+{
+    if (k < 2)
+        return cd_error(err, CD_ERR_USAGE, 0, "cross-validation needs at least 2 folds");
+    const char *const **order = malloc((n + 1) * sizeof(*order));
+    int *folds = malloc((n + 1) * sizeof(int));
+    if (!order || !folds) {
+        free(order);
+        free(folds);
+        return cd_error(err, CD_ERR_SYSTEM, ENOMEM, "assign folds: out of memory");
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = -1;
+        if (labels[i])
+            order[m++] = &labels[i];
+    }
+    /* Stable order within a class: sort by label, then by position. */
+    qsort(order, m, sizeof(*order), cmp_pstr);
+    for (size_t a = 0; a < m;) {
+        size_t b = a;
+        while (b < m && !strcmp(*order[b], *order[a]))
+            b++;
+        /* Restore data order inside the class (qsort is not stable). */
+        for (size_t x = a + 1; x < b; x++)
+            for (size_t y = x; y > a && order[y] < order[y - 1]; y--) {
+                const char *const *t = order[y];
+                order[y] = order[y - 1];
+                order[y - 1] = t;
+            }
+        a = b;
+    }
+    uint64_t rng = seed;
+    for (size_t a = 0; a < m;) {
+        size_t b = a;
+        while (b < m && !strcmp(*order[b], *order[a]))
+            b++;
+        /* Positions a..b-1 of the sorted list are dealt to folds pos % k. */
+        size_t c = 0;
+        for (size_t pos = a; pos < b; pos++)
+            folds[c++] = (int)(pos % (size_t)k);
+        for (size_t i = c; i > 1; i--) {
+            size_t j = (size_t)(splitmix(&rng) % i);
+            int t = folds[i - 1];
+            folds[i - 1] = folds[j];
+            folds[j] = t;
+        }
+        for (size_t i = 0; i < c; i++)
+            out[order[a + i] - labels] = folds[i];
+        a = b;
+    }
+    free(order);
+    free(folds);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cd_nlu_cv_result_done(cd_nlu_cv_result *r)
+{
+    if (!r)
+        return;
+    free(r->train);
+    free(r->test);
+    free(r->ent_train);
+    free(r->ent_test);
+    for (size_t i = 0; i < r->n_dropped; i++)
+        free(r->dropped[i]);
+    free(r->dropped);
+    memset(r, 0, sizeof(*r));
+}
+
+static void fold_metrics(const cd_nlu_eval_summary *s, cd_nlu_fold_metrics *in,
+                         cd_nlu_fold_metrics *ent)
+{
+    *in = (cd_nlu_fold_metrics){s->accuracy, s->f1, s->precision};
+    *ent = (cd_nlu_fold_metrics){s->entity_accuracy, s->entity_f1, s->entity_precision};
+}
+
+/* Evaluate model on view (examples idx[] of d), append to out, point gold at d. */
+static int eval_view(const cd_nlu_model *m, const cd_nlu_data *d, const cd_nlu_data *view,
+                     const size_t *idx, cd_nlu_eval_set *out, cd_error_t *err)
+{
+    size_t base = out->n;
+    if (cd_nlu_eval_run(m, view, out, err) < 0)
+        return -1;
+    /* The view's example structs die with the view; the parent's live on. */
+    for (size_t j = base; j < out->n; j++)
+        out->items[j].gold = &d->examples[idx[j - base]];
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    size_t count;
+} intent_count;
+
+static int cmp_ic(const void *a, const void *b)
+{
+    return strcmp(((const intent_count *)a)->name, ((const intent_count *)b)->name);
+}
+
+int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k, unsigned seed,
+                          cd_nlu_cv_progress progress, void *ctx, cd_nlu_eval_set *preds,
+                          cd_nlu_cv_result *res, cd_error_t *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (k < 2)
+        return cd_error(err, CD_ERR_USAGE, 0, "--folds must be at least 2 (got %d)", k);
+    double t0 = now_s();
+    size_t n = d->n_examples;
+    intent_count *ic = calloc(n + 1, sizeof(*ic));
+    const char **labels = calloc(n + 1, sizeof(char *));
+    int *fold = calloc(n + 1, sizeof(int));
+    size_t *tr = calloc(n + 1, sizeof(size_t)), *te = calloc(n + 1, sizeof(size_t));
+    res->folds = k;
+    res->train = calloc((size_t)k, sizeof(*res->train));
+    res->test = calloc((size_t)k, sizeof(*res->test));
+    res->ent_train = calloc((size_t)k, sizeof(*res->ent_train));
+    res->ent_test = calloc((size_t)k, sizeof(*res->ent_test));
+    res->dropped = calloc(n + 1, sizeof(char *));
+    int rc = -1;
+    if (!ic || !labels || !fold || !tr || !te || !res->train || !res->test || !res->ent_train ||
+        !res->ent_test || !res->dropped) {
+        cd_error(err, CD_ERR_SYSTEM, ENOMEM, "cross-validation: out of memory");
+        goto out;
+    }
+
+    /* drop_intents_below_freq(data, cutoff=folds). */
+    size_t n_ic = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d->examples[i].intent && *d->examples[i].intent)
+            ic[n_ic++].name = d->examples[i].intent;
+    qsort(ic, n_ic, sizeof(*ic), cmp_ic);
+    size_t u = 0;
+    for (size_t i = 0; i < n_ic; i++) {
+        if (u && !strcmp(ic[u - 1].name, ic[i].name)) {
+            ic[u - 1].count++;
+            continue;
+        }
+        ic[u++] = (intent_count){ic[i].name, 1};
+    }
+    size_t kept_intents = 0;
+    for (size_t i = 0; i < u; i++) {
+        if (ic[i].count >= (size_t)k) {
+            kept_intents++;
+            continue;
+        }
+        if (!(res->dropped[res->n_dropped++] = strdup(ic[i].name))) {
+            cd_error(err, CD_ERR_SYSTEM, ENOMEM, "cross-validation: out of memory");
+            goto out;
+        }
+    }
+    if (kept_intents < 2) {
+        cd_error(err, CD_ERR_DATA, 0,
+                 "cross-validation needs at least 2 intents with %d or more examples; "
+                 "the data has %zu",
+                 k, kept_intents);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *in = d->examples[i].intent;
+        intent_count key = {in, 0}, *hit = NULL;
+        if (in && *in)
+            hit = bsearch(&key, ic, u, sizeof(*ic), cmp_ic);
+        labels[i] = hit && hit->count >= (size_t)k ? in : NULL;
+        res->n_examples += labels[i] != NULL;
+    }
+    if (cd_nlu_folds_assign(labels, n, k, seed, fold, err) < 0)
+        goto out;
+
+    for (int f = 0; f < k; f++) {
+        size_t ntr = 0, nte = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (fold[i] < 0)
+                continue;
+            if (fold[i] == f)
+                te[nte++] = i;
+            else
+                tr[ntr++] = i;
+        }
+        cd_nlu_data vtr = {0}, vte = {0};
+        cd_nlu_eval_set etr = {0};
+        cd_nlu_model *m = NULL;
+        cd_nlu_eval_summary s_tr, s_te;
+        size_t before = preds->n;
+        double ts = now_s();
+        bool ok = cd_nlu_data_subset(d, tr, ntr, &vtr, err) == 0 &&
+                  cd_nlu_data_subset(d, te, nte, &vte, err) == 0 &&
+                  (m = cd_nlu_train(&vtr, cfg, seed, err)) != NULL;
+        double train_s = now_s() - ts;
+        ok = ok && eval_view(m, d, &vtr, tr, &etr, err) == 0 &&
+             eval_view(m, d, &vte, te, preds, err) == 0 &&
+             cd_nlu_eval_summarize(&etr, &s_tr, err) == 0;
+        if (ok) {
+            /* Summarise this fold's test predictions alone. */
+            cd_nlu_eval_set view = {preds->items + before, preds->n - before, 0};
+            ok = cd_nlu_eval_summarize(&view, &s_te, err) == 0;
+        }
+        cd_nlu_model_free(m);
+        cd_nlu_eval_set_done(&etr);
+        cd_nlu_data_done(&vtr);
+        cd_nlu_data_done(&vte);
+        if (!ok) {
+            cd_error_wrap(err, "cross-validation fold %d/%d", f + 1, k);
+            goto out;
+        }
+        res->train_seconds += train_s;
+        fold_metrics(&s_tr, &res->train[f], &res->ent_train[f]);
+        fold_metrics(&s_te, &res->test[f], &res->ent_test[f]);
+        res->has_entities |= s_te.has_entities;
+        if (progress)
+            progress(ctx, f + 1, k, ntr, nte, train_s, &res->test[f]);
+    }
+    res->total_seconds = now_s() - t0;
+    rc = 0;
+out:
+    free(ic);
+    free(labels);
+    free(fold);
+    free(tr);
+    free(te);
+    return rc;
+}
+
+static void print_metrics(FILE *f, const char *set, const cd_nlu_fold_metrics *m, int k)
+{
+    static const char *const names[] = {"Accuracy", "F1-score", "Precision"};
+    for (int which = 0; which < 3; which++) {
+        double sum = 0, sq = 0;
+        for (int i = 0; i < k; i++) {
+            double v = which == 0 ? m[i].accuracy : which == 1 ? m[i].f1 : m[i].precision;
+            sum += v;
+        }
+        double mean = sum / k;
+        for (int i = 0; i < k; i++) {
+            double v = which == 0 ? m[i].accuracy : which == 1 ? m[i].f1 : m[i].precision;
+            sq += (v - mean) * (v - mean);
+        }
+        /* np.std: population standard deviation. */
+        fprintf(f, "%s %s: %.3f (%.3f)\n", set, names[which], mean, sqrt(sq / k));
+    }
+}
+
+void cd_nlu_cv_print(FILE *f, const cd_nlu_cv_result *r)
+{
+    fprintf(f, "CV evaluation (n=%d)\n", r->folds);
+    fprintf(f, "Intent evaluation results\n");
+    print_metrics(f, "train", r->train, r->folds);
+    print_metrics(f, "test", r->test, r->folds);
+    if (r->has_entities) {
+        fprintf(f, "Entity evaluation results\n");
+        fprintf(f, "Entity extractor: %s\n", CD_NLU_EXTRACTOR);
+        print_metrics(f, "train", r->ent_train, r->folds);
+        fprintf(f, "Entity extractor: %s\n", CD_NLU_EXTRACTOR);
+        print_metrics(f, "test", r->ent_test, r->folds);
+    }
+}

@@ -1,0 +1,258 @@
+/* Predictions over labelled data, and the entity alignment of Rasa's evaluate_entities. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlu/eval.h"
+#include "nlu/model-internal.h"
+#include "nlu/tokenize.h"
+
+static void entity_free_contents(cd_nlu_entity *e)
+{
+    free(e->value);
+    free(e->entity);
+    free(e->role);
+    free(e->group);
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *fail = true;
+    return d;
+}
+
+int cd_nlu_eval_add(cd_nlu_eval_set *s, const cd_nlu_example *gold, const char *intent,
+                    double confidence, const cd_nlu_entity *ents, size_t n_ents,
+                    cd_error_t *err)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        cd_nlu_eval_item *ni = realloc(s->items, cap * sizeof(*ni));
+        if (!ni)
+            goto oom;
+        s->items = ni;
+        s->cap = cap;
+    }
+    cd_nlu_eval_item it = {.gold = gold, .confidence = confidence};
+    bool fail = false;
+    it.intent = strdup(intent ? intent : "");
+    if (!it.intent)
+        goto oom;
+    if (n_ents) {
+        it.entities = calloc(n_ents, sizeof(*it.entities));
+        if (!it.entities) {
+            free(it.intent);
+            goto oom;
+        }
+        it.n_entities = n_ents;
+        for (size_t i = 0; i < n_ents; i++) {
+            cd_nlu_entity *d = &it.entities[i];
+            d->start = ents[i].start;
+            d->end = ents[i].end;
+            d->confidence = ents[i].confidence;
+            d->value = dup_or_null(ents[i].value, &fail);
+            d->entity = dup_or_null(ents[i].entity, &fail);
+            d->role = dup_or_null(ents[i].role, &fail);
+            d->group = dup_or_null(ents[i].group, &fail);
+        }
+    }
+    s->items[s->n++] = it;
+    if (fail)
+        goto oom;
+    return 0;
+oom:
+    return cd_error(err, CD_ERR_SYSTEM, ENOMEM, "record prediction: out of memory");
+}
+
+void cd_nlu_eval_set_done(cd_nlu_eval_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t j = 0; j < s->items[i].n_entities; j++)
+            entity_free_contents(&s->items[i].entities[j]);
+        free(s->items[i].entities);
+        free(s->items[i].intent);
+    }
+    free(s->items);
+    memset(s, 0, sizeof(*s));
+}
+
+int cd_nlu_eval_run(const cd_nlu_model *m, const cd_nlu_data *d, cd_nlu_eval_set *out,
+                    cd_error_t *err)
+{
+    for (size_t i = 0; i < d->n_examples; i++) {
+        const cd_nlu_example *ex = &d->examples[i];
+        cd_nlu_parse_result pr = {0};
+        if (cd_nlu_parse(m, ex->text, &pr, err) < 0)
+            return cd_error_wrap(err, "parse example %zu", i + 1);
+        /* Rasa reverts a FallbackClassifier prediction before scoring, so a low-confidence
+         * but right intent still counts (fallback_classifier.undo_fallback_prediction). */
+        const char *name = pr.intent.name;
+        double conf = pr.intent.confidence;
+        if (name && !strcmp(name, CD_NLU_FALLBACK_INTENT))
+            for (size_t k = 0; k < pr.n_ranking; k++)
+                if (pr.ranking[k].name && strcmp(pr.ranking[k].name, CD_NLU_FALLBACK_INTENT)) {
+                    name = pr.ranking[k].name;
+                    conf = pr.ranking[k].confidence;
+                    break;
+                }
+        int rc = cd_nlu_eval_add(out, ex, name, conf, pr.entities, pr.n_entities, err);
+        cd_nlu_parse_result_done(&pr);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* --- Tokens ------------------------------------------------------------------------------ */
+
+size_t cd_nlu_eval_tokenize(const char *text, cd_nlu_token_span **out)
+{
+    cd_nlu_tokens t = {0};
+    *out = NULL;
+    if (cd_nlu_tokenize(text ? text : "", &t) < 0)
+        return 0;
+    cd_nlu_token_span *s = malloc((t.n + 1) * sizeof(*s));
+    if (s)
+        for (size_t i = 0; i < t.n; i++)
+            s[i] = (cd_nlu_token_span){t.tok[i].start, t.tok[i].end};
+    size_t n = s ? t.n : 0;
+    cd_nlu_tokens_done(&t);
+    *out = s;
+    return n;
+}
+
+/* Rasa's determine_entity_for_token + _concat_entity_labels: the entity sharing the most
+ * characters with the token (first on ties), labelled entity[.group][.role]. */
+static char *token_label(cd_nlu_token_span tk, const cd_nlu_entity *ents, size_t n)
+{
+    int best = -1, best_ov = 0;
+    for (size_t i = 0; i < n; i++) {
+        int lo = tk.start > ents[i].start ? tk.start : ents[i].start;
+        int hi = tk.end < ents[i].end ? tk.end : ents[i].end;
+        int ov = hi - lo;
+        if (ov > best_ov) {
+            best_ov = ov;
+            best = (int)i;
+        }
+    }
+    if (best < 0 || !ents[best].entity || !*ents[best].entity)
+        return strdup(CD_NLU_NO_ENTITY);
+    const cd_nlu_entity *e = &ents[best];
+    size_t len = strlen(e->entity) + (e->group ? strlen(e->group) + 1 : 0) +
+                 (e->role ? strlen(e->role) + 1 : 0) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    strcpy(s, e->entity);
+    if (e->group && *e->group) {
+        strcat(s, ".");
+        strcat(s, e->group);
+    }
+    if (e->role && *e->role) {
+        strcat(s, ".");
+        strcat(s, e->role);
+    }
+    return s;
+}
+
+void cd_nlu_entity_tokens_done(cd_nlu_entity_tokens *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_tokens; i++) {
+        free(t->targets[i]);
+        free(t->preds[i]);
+    }
+    free(t->targets);
+    free(t->preds);
+    free(t->item_end);
+    memset(t, 0, sizeof(*t));
+}
+
+int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *out,
+                               cd_error_t *err)
+{
+    cd_nlu_entity_tokens t = {0};
+    size_t cap = 0;
+    t.item_end = calloc(s->n + 1, sizeof(size_t));
+    if (!t.item_end)
+        goto oom;
+    t.n_items = s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        const cd_nlu_eval_item *it = &s->items[i];
+        cd_nlu_token_span *tk = NULL;
+        size_t nt = cd_nlu_eval_tokenize(it->gold->text, &tk);
+        if (t.n_tokens + nt > cap) {
+            size_t nc = (cap ? 2 * cap : 1024) + nt;
+            char **a = realloc(t.targets, nc * sizeof(char *));
+            if (a)
+                t.targets = a;
+            char **b = realloc(t.preds, nc * sizeof(char *));
+            if (b)
+                t.preds = b;
+            if (!a || !b) {
+                free(tk);
+                goto oom;
+            }
+            cap = nc;
+        }
+        for (size_t k = 0; k < nt; k++) {
+            char *g = token_label(tk[k], it->gold->entities, it->gold->n_entities);
+            char *p = token_label(tk[k], it->entities, it->n_entities);
+            t.targets[t.n_tokens] = g;
+            t.preds[t.n_tokens] = p;
+            t.n_tokens++;
+            if (!g || !p) {
+                free(tk);
+                goto oom;
+            }
+        }
+        free(tk);
+        t.item_end[i] = t.n_tokens;
+    }
+    *out = t;
+    return 0;
+oom:
+    cd_nlu_entity_tokens_done(&t);
+    return cd_error(err, CD_ERR_SYSTEM, ENOMEM, "align entity predictions: out of memory");
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+void cd_nlu_entity_spans_score(const cd_nlu_eval_set *s, cd_nlu_span_score *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < s->n; i++) {
+        const cd_nlu_eval_item *it = &s->items[i];
+        const cd_nlu_example *g = it->gold;
+        out->n_gold += (long)g->n_entities;
+        out->n_pred += (long)it->n_entities;
+        /* Each gold span matches at most one prediction. */
+        unsigned char used[64] = {0};
+        for (size_t a = 0; a < g->n_entities; a++)
+            for (size_t b = 0; b < it->n_entities; b++) {
+                if (b < 64 && used[b])
+                    continue;
+                const cd_nlu_entity *x = &g->entities[a], *y = &it->entities[b];
+                if (x->start == y->start && x->end == y->end && same_str(x->entity, y->entity)) {
+                    out->tp++;
+                    if (b < 64)
+                        used[b] = 1;
+                    break;
+                }
+            }
+    }
+    out->precision = out->n_pred ? (double)out->tp / (double)out->n_pred : 0.0;
+    out->recall = out->n_gold ? (double)out->tp / (double)out->n_gold : 0.0;
+    double pr = out->precision + out->recall;
+    out->f1 = pr > 0 ? 2 * out->precision * out->recall / pr : 0.0;
+}

@@ -1,0 +1,405 @@
+/* Training and parsing: tokenizer → TF-IDF → LIBLINEAR intent classifier → fallback, and the
+ * entity tagger. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <nettle/sha2.h>
+
+#include "nlu/model-internal.h"
+#include "nlu/utf8.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static long find_intent(char *const *intents, size_t n, const char *name)
+{
+    char *const *p = bsearch(&name, intents, n, sizeof(char *), cmp_str);
+    return p ? (long)(p - intents) : -1;
+}
+
+/* the distinct intents of d, sorted */
+static int collect_intents(const cd_nlu_data *d, cd_nlu_model *m, cd_error_t *err)
+{
+    const char **all = malloc((d->n_examples + 1) * sizeof(*all));
+    if (!all)
+        return cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_examples; i++)
+        if (d->examples[i].intent && *d->examples[i].intent)
+            all[n++] = d->examples[i].intent;
+    qsort(all, n, sizeof(*all), cmp_str);
+    m->intents = calloc(n + 1, sizeof(char *));
+    if (!m->intents) {
+        free(all);
+        return cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!i || strcmp(all[i], all[i - 1]))
+            if (!(m->intents[m->n_intents++] = strdup(all[i]))) {
+                free(all);
+                return cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
+            }
+    free(all);
+    if (m->n_intents < 2)
+        return cd_error(err, CD_ERR_DATA, 0,
+                        "training needs at least 2 intents with examples, the data has %zu",
+                        m->n_intents);
+    return 0;
+}
+
+static void init_featurizer(cd_nlu_featurizer *f, const cd_nlu_config *cfg)
+{
+    memset(f, 0, sizeof(*f));
+    f->wmin = cfg->word_ngram_min;
+    f->wmax = cfg->word_ngram_max;
+    f->cmin = cfg->char_ngram_min;
+    f->cmax = cfg->char_ngram_max;
+    f->sublinear = cfg->sublinear_tf;
+    f->word_weight = 1.0;
+    f->char_weight = 1.0;
+}
+
+static int copy_config(cd_nlu_config *dst, const cd_nlu_config *src)
+{
+    *dst = *src;
+    dst->source_json = NULL;
+    if (src->source_json && !(dst->source_json = strdup(src->source_json)))
+        return -1;
+    return 0;
+}
+
+cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
+                           cd_error_t *err)
+{
+    cd_nlu_config defaults;
+    if (!cfg) {
+        cd_nlu_config_default(&defaults);
+        cfg = &defaults;
+    }
+    cd_nlu_model *m = calloc(1, sizeof(*m));
+    cd_nlu_tokens *toks = NULL;
+    int *y = NULL;
+    struct feature_node **rows = NULL;
+    cd_nlu_feat_scratch s = {0};
+    size_t n = d->n_examples;
+    int ok = 0;
+    if (!m || copy_config(&m->cfg, cfg)) {
+        cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
+        goto out;
+    }
+    if (collect_intents(d, m, err))
+        goto out;
+    toks = calloc(n + 1, sizeof(*toks));
+    y = calloc(n + 1, sizeof(*y));
+    rows = calloc(n + 1, sizeof(*rows));
+    if (!toks || !y || !rows)
+        goto oom;
+    /* examples without an intent still train the tagger; the classifier skips them */
+    size_t nx = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cd_nlu_tokenize(d->examples[i].text, &toks[i]))
+            goto oom;
+        const char *in = d->examples[i].intent;
+        y[i] = in ? (int)find_intent(m->intents, m->n_intents, in) : -1;
+    }
+    cd_nlu_tokens *xt = calloc(n + 1, sizeof(*xt));
+    int *xy = calloc(n + 1, sizeof(*xy));
+    if (!xt || !xy) {
+        free(xt);
+        free(xy);
+        goto oom;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0) {
+            xt[nx] = toks[i];
+            xy[nx++] = y[i];
+        }
+    init_featurizer(&m->feat, &m->cfg);
+    s.sorted = 1;
+    if (cd_nlu_feat_fit(&m->feat, xt, nx)) {
+        free(xt);
+        free(xy);
+        goto oom;
+    }
+    for (size_t i = 0; i < nx; i++) {
+        long k = cd_nlu_feat_vector(&m->feat, &xt[i], &s);
+        if (k < 0 || !(rows[i] = malloc(((size_t)k + 1) * sizeof(**rows)))) {
+            free(xt);
+            free(xy);
+            goto oom;
+        }
+        memcpy(rows[i], s.out, ((size_t)k + 1) * sizeof(**rows));
+    }
+    free(xt);
+    int rc = cd_nlu_clf_train(&m->clf, rows, xy, nx, (int)m->feat.vocab.n, (int)m->n_intents,
+                              m->cfg.intent_solver, m->cfg.intent_c, seed, err);
+    free(xy);
+    if (rc)
+        goto out;
+    m->tagger = cd_nlu_tagger_train(d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, err);
+    if (!m->tagger && err && err->kind != CD_ERR_NONE)
+        goto out;
+    if (cd_nlu_model_build_meta(m, d, seed, err))
+        goto out;
+    ok = 1;
+    goto out;
+oom:
+    cd_error(err, CD_ERR_SYSTEM, 0, "out of memory while training");
+out:
+    if (toks)
+        for (size_t i = 0; i < n; i++)
+            cd_nlu_tokens_done(&toks[i]);
+    if (rows)
+        for (size_t i = 0; i < n; i++)
+            free(rows[i]);
+    free(toks);
+    free(rows);
+    free(y);
+    cd_nlu_feat_scratch_done(&s);
+    if (cfg == &defaults)
+        cd_nlu_config_done(&defaults);
+    if (!ok) {
+        cd_nlu_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cd_nlu_model_free(cd_nlu_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_intents; i++)
+        free(m->intents[i]);
+    free(m->intents);
+    cd_nlu_feat_done(&m->feat);
+    cd_nlu_clf_done(&m->clf);
+    cd_nlu_tagger_free(m->tagger);
+    cd_nlu_config_done(&m->cfg);
+    json_decref(m->meta);
+    free(m);
+}
+
+const json_t *cd_nlu_model_metadata(const cd_nlu_model *m)
+{
+    return m->meta;
+}
+
+/* ---- metadata ---------------------------------------------------------------------------- */
+
+/* trained_at must not be the wall clock (same inputs → same bytes): SOURCE_DATE_EPOCH when
+ * set (reproducible-builds.org), else the newest modification time of the data files. */
+static time_t training_time(const cd_nlu_data *d)
+{
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (sde && *sde) {
+        char *end;
+        long long v = strtoll(sde, &end, 10);
+        if (!*end && v >= 0)
+            return (time_t)v;
+    }
+    time_t t = 0;
+    for (size_t i = 0; i < d->n_files; i++) {
+        struct stat st;
+        if (d->files[i] && !stat(d->files[i], &st) && st.st_mtime > t)
+            t = st.st_mtime;
+    }
+    return t;
+}
+
+int cd_nlu_model_build_meta(cd_nlu_model *m, const cd_nlu_data *d, unsigned seed,
+                            cd_error_t *err)
+{
+    char fp[65];
+    if (cd_nlu_data_fingerprint(d, fp, err))
+        return -1;
+    json_t *cfg = cd_nlu_config_to_json(&m->cfg);
+    char *cfg_s = cfg ? json_dumps(cfg, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    if (!cfg_s) {
+        json_decref(cfg);
+        return cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
+    }
+    /* the model id names the inputs (data, config, seed, format), so it is reproducible */
+    struct sha256_ctx h;
+    uint8_t dig[SHA256_DIGEST_SIZE];
+    char id[33], seed_s[32];
+    snprintf(seed_s, sizeof(seed_s), "|%u|%d|", seed, CD_NLU_MODEL_FORMAT_VERSION);
+    sha256_init(&h);
+    sha256_update(&h, strlen(fp), (const uint8_t *)fp);
+    sha256_update(&h, strlen(seed_s), (const uint8_t *)seed_s);
+    sha256_update(&h, strlen(cfg_s), (const uint8_t *)cfg_s);
+    sha256_digest(&h, sizeof(dig), dig);
+    for (int i = 0; i < 16; i++)
+        snprintf(id + 2 * i, 3, "%02x", dig[i]);
+    free(cfg_s);
+
+    time_t t = training_time(d);
+    struct tm tm;
+    char when[32];
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+
+    json_t *intents = json_array();
+    for (size_t i = 0; i < m->n_intents; i++)
+        json_array_append_new(intents, json_string(m->intents[i]));
+    json_t *entities = m->tagger ? cd_nlu_tagger_labels_json(m->tagger) : json_array();
+    size_t n_ent = 0;
+    for (size_t i = 0; i < d->n_examples; i++)
+        n_ent += d->examples[i].n_entities;
+    json_decref(m->meta);
+    m->meta = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:o, s:{s:o, s:o}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+                        "format", CD_NLU_MODEL_FORMAT,
+                        "format_version", CD_NLU_MODEL_FORMAT_VERSION,
+                        "version", CD_VERSION,
+                        "trained_at", when,
+                        "model_id", id,
+                        "fingerprint", fp,
+                        "seed", (json_int_t)seed,
+                        "config", cfg,
+                        "labels", "intents", intents, "entities", entities,
+                        "counts",
+                        "examples", (json_int_t)d->n_examples,
+                        "intents", (json_int_t)m->n_intents,
+                        "entity_annotations", (json_int_t)n_ent,
+                        "synonyms", (json_int_t)d->n_synonyms,
+                        "regexes", (json_int_t)d->n_regexes,
+                        "lookups", (json_int_t)d->n_lookups,
+                        "features", (json_int_t)m->feat.vocab.n);
+    if (!m->meta)
+        return cd_error(err, CD_ERR_SYSTEM, 0, "cannot build the model metadata");
+    /* per-intent training examples: the report's paper trail shows them beside the scores */
+    json_t *per_intent = json_object();
+    for (size_t k = 0; per_intent && k < m->n_intents; k++) {
+        json_int_t c = 0;
+        for (size_t i = 0; i < d->n_examples; i++)
+            if (d->examples[i].intent && strcmp(d->examples[i].intent, m->intents[k]) == 0)
+                c++;
+        json_object_set_new(per_intent, m->intents[k], json_integer(c));
+    }
+    json_object_set_new(m->meta, "intent_examples", per_intent);
+    if (m->tagger)
+        json_object_set_new(json_object_get(m->meta, "counts"), "tagger_features",
+                            json_integer((json_int_t)cd_nlu_tagger_n_features(m->tagger)));
+    return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+static int cmp_score(const void *a, const void *b)
+{
+    const cd_nlu_intent_score *x = a, *y = b;
+    if (x->confidence != y->confidence)
+        return x->confidence < y->confidence ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+int cd_nlu_parse(const cd_nlu_model *m, const char *text, cd_nlu_parse_result *out,
+                 cd_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    size_t bad;
+    if (!cd_utf8_valid(text, strlen(text), &bad))
+        return cd_error(err, CD_ERR_DATA, 0, "text is not valid UTF-8 (byte %zu)", bad);
+    cd_nlu_tokens t = {0};
+    /* per-thread scratch: parsing stays thread-safe without allocating it every call */
+    static __thread cd_nlu_feat_scratch s;
+    cd_nlu_intent_score *all = NULL;
+    double *dec = NULL;
+    int rc = -1;
+    if (!(out->text = strdup(text)) || cd_nlu_tokenize(text, &t) ||
+        cd_nlu_feat_vector(&m->feat, &t, &s) < 0 ||
+        !(dec = malloc(m->n_intents * sizeof(*dec))) ||
+        !(all = malloc(m->n_intents * sizeof(*all))))
+        goto oom;
+    cd_nlu_clf_decision(&m->clf, s.out, dec);
+    cd_nlu_clf_probs(&m->clf, dec);
+    /* the best CD_NLU_RANKING_LENGTH by insertion: cheaper than sorting every intent */
+    size_t k = 0;
+    for (size_t i = 0; i < m->n_intents; i++) {
+        cd_nlu_intent_score sc = {m->intents[i], dec[i]};
+        if (k == CD_NLU_RANKING_LENGTH && cmp_score(&sc, &all[k - 1]) >= 0)
+            continue;
+        size_t j = k < CD_NLU_RANKING_LENGTH ? k++ : k - 1;
+        while (j > 0 && cmp_score(&sc, &all[j - 1]) < 0) {
+            all[j] = all[j - 1];
+            j--;
+        }
+        all[j] = sc;
+    }
+    if (!(out->ranking = calloc(k + 1, sizeof(*out->ranking))))
+        goto oom;
+    for (size_t i = 0; i < k; i++) {
+        out->ranking[i].confidence = all[i].confidence;
+        if (!(out->ranking[i].name = strdup(all[i].name)))
+            goto oom;
+        out->n_ranking++;
+    }
+    long best = find_intent(m->intents, m->n_intents, all[0].name);
+    out->intent.confidence = all[0].confidence;
+    if (!(out->intent.name = strdup(all[0].name)))
+        goto oom;
+    if (cd_nlu_fallback_apply(&m->cfg, out))
+        goto oom;
+    if (m->tagger && t.n &&
+        cd_nlu_tagger_tag(m->tagger, text, &t, (int)best, &out->entities, &out->n_entities, err))
+        goto out;
+    rc = 0;
+    goto out;
+oom:
+    cd_error(err, CD_ERR_SYSTEM, 0, "out of memory while parsing");
+out:
+    cd_nlu_tokens_done(&t);
+    free(dec);
+    free(all);
+    if (rc)
+        cd_nlu_parse_result_done(out);
+    return rc;
+}
+
+void cd_nlu_parse_result_done(cd_nlu_parse_result *r)
+{
+    free(r->text);
+    free(r->intent.name);
+    for (size_t i = 0; i < r->n_ranking; i++)
+        free(r->ranking[i].name);
+    free(r->ranking);
+    for (size_t i = 0; i < r->n_entities; i++) {
+        cd_nlu_entity *e = &r->entities[i];
+        free(e->value);
+        free(e->entity);
+        free(e->role);
+        free(e->group);
+    }
+    free(r->entities);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
+{
+    json_t *ranking = json_array(), *ents = json_array();
+    for (size_t i = 0; i < r->n_ranking; i++)
+        json_array_append_new(ranking, json_pack("{s:s, s:f}", "name", r->ranking[i].name,
+                                                 "confidence", r->ranking[i].confidence));
+    for (size_t i = 0; i < r->n_entities; i++) {
+        const cd_nlu_entity *e = &r->entities[i];
+        json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:s, s:s}", "entity", e->entity, "start",
+                              e->start, "end", e->end, "confidence_entity", e->confidence,
+                              "value", e->value, "extractor", CD_NLU_EXTRACTOR);
+        if (o && e->role)
+            json_object_set_new(o, "role", json_string(e->role));
+        if (o && e->group)
+            json_object_set_new(o, "group", json_string(e->group));
+        json_array_append_new(ents, o);
+    }
+    json_t *intent = r->intent.name
+                         ? json_pack("{s:s, s:f}", "name", r->intent.name, "confidence",
+                                     r->intent.confidence)
+                         : json_pack("{s:n, s:f}", "name", "confidence", 0.0);
+    /* json_pack steals the references even when it fails (e.g. invalid UTF-8 in text) */
+    return json_pack("{s:s, s:o, s:o, s:o}", "text", r->text ? r->text : "", "intent", intent,
+                     "entities", ents, "intent_ranking", ranking);
+}

@@ -1,0 +1,1 @@
+cd_add_fuzzer(nlu_model LIBS cd_nlu)

@@ -1,0 +1,1 @@
+cd_add_fuzzer(report LIBS cd_report)
