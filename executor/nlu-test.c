@@ -288,6 +288,9 @@ int cd_nlu_cmd_test(int argc, char **argv)
     }
     if (cd_nlu_eval_write(out, &preds, &wo, &sum, &err) < 0)
         goto fail;
+    /* the per-fold numbers, which the wiki report shows as mean ± std */
+    if (cv && cd_nlu_cv_write(out, &cvr, &err) < 0)
+        goto fail;
     if (!cv)
         print_summary(&sum);
     else if (sum.has_entities)

@@ -133,7 +133,8 @@ static int ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *
     cd_error_t perr = {0};
     if (cd_engine_image_pull(e, ch->name, cred ? &auth : NULL, on_pull, &pp, &perr) < 0) {
         cd_error_kind kind = pull_error_is_jobs_fault(&perr) ? CD_ERR_BUILD : CD_ERR_SYSTEM;
-        cd_error(err, kind, perr.errnum, "pull image `%s`: %s", ch->name, cd_error_msg(&perr));
+        /* the engine client already names the image: "pull `x`: ..." */
+        cd_error(err, kind, perr.errnum, "%s", cd_error_msg(&perr));
         cd_error_clear(&perr);
         return -1;
     }

@@ -1,6 +1,7 @@
 /* cd_driver_run_stage: through the agent socket, or an engine exec when there is no agent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,23 @@
 static const char exec_wrapper[] =
     "echo $$ > " PIDFILE " 2>/dev/null; "
     "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+/* Over TLS the engine connection cannot be hijacked for stdin, so the script is copied in
+ * with an archive put and read from there. The redirection opens it before `rm` runs: the
+ * file (it holds the job's exported variables) is gone before the first command. */
+#define SCRIPT_DIR "/tmp"
+#define SCRIPT_NAME ".conductor-stage.sh"
+static const char file_wrapper[] =
+    "echo $$ > " PIDFILE " 2>/dev/null; "
+    "{ rm -f " SCRIPT_DIR "/" SCRIPT_NAME "; "
+    "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi; } < " SCRIPT_DIR
+    "/" SCRIPT_NAME;
+
+static bool copy_script_in(void)
+{
+    const char *v = getenv("CONDUCTOR_EXEC_SCRIPT_COPY"); /* forces this path, for tests */
+    return v && strcmp(v, "1") == 0;
+}
 
 typedef struct {
     int fd;
@@ -81,8 +99,23 @@ static int run_exec(cd_engine **ep, const cd_config *cfg, const char *container,
                                .attach_stderr = true};
     exec_out o = {.fd = st->out_fd};
     cd_error_t xerr = {0};
-    int rc = cd_engine_exec_run(*ep, container, &c, st->script, st->script_len, on_exec_output, &o,
-                                ret_exit, &xerr);
+    int rc = -1;
+    if (!copy_script_in())
+        rc = cd_engine_exec_run(*ep, container, &c, st->script, st->script_len, on_exec_output,
+                                &o, ret_exit, &xerr);
+    if (copy_script_in() || (rc < 0 && xerr.kind == CD_ERR_USAGE)) {
+        /* CD_ERR_USAGE: the engine refused stdin (a TLS connection); nothing ran yet */
+        cd_error_clear(&xerr);
+        cd_engine_put_entry ent = {.name = SCRIPT_NAME, .type = CD_ENGINE_ENTRY_FILE,
+                                   .data = st->script, .len = st->script_len, .mode = 0600};
+        const char *fargv[] = {"sh", "-c", file_wrapper, NULL};
+        c.cmd = fargv;
+        c.attach_stdin = false;
+        rc = cd_engine_archive_put(*ep, container, SCRIPT_DIR, &ent, 1, &xerr);
+        if (rc == 0)
+            rc = cd_engine_exec_run(*ep, container, &c, NULL, 0, on_exec_output, &o, ret_exit,
+                                    &xerr);
+    }
     if (rc < 0 && st->terminate && *st->terminate) {
         /* interrupted by SIGTERM: the engine call gave up; stop the script inside */
         cd_error_clear(&xerr);

@@ -92,12 +92,21 @@ out:
     return rc;
 }
 
+/* per-thread accumulator of cd_nlu_clf_decision; freed by cd_nlu_clf_thread_done */
+static __thread float *acc;
+static __thread size_t acc_cap;
+
+void cd_nlu_clf_thread_done(void)
+{
+    free(acc);
+    acc = NULL;
+    acc_cap = 0;
+}
+
 void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *x, double *dec)
 {
     /* accumulate in float so the row updates vectorise (the weights are floats anyway) */
     size_t k = (size_t)c->n_classes;
-    static __thread float *acc;
-    static __thread size_t acc_cap;
     if (k > acc_cap) {
         float *p = realloc(acc, k * sizeof(*p));
         if (!p) { /* out of memory: the slow path, straight into dec */

@@ -32,5 +32,7 @@ void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *
 void cd_nlu_clf_probs(const cd_nlu_classifier *c, double *dec);
 
 void cd_nlu_clf_done(cd_nlu_classifier *c);
+/* frees the calling thread's decision scratch */
+void cd_nlu_clf_thread_done(void);
 
 #endif

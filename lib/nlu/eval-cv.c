@@ -277,6 +277,53 @@ static void print_metrics(FILE *f, const char *set, const cd_nlu_fold_metrics *m
     }
 }
 
+/* {"Accuracy": [..], "F1-score": [..], "Precision": [..]}: Rasa's metric names, one per fold */
+static json_t *metrics_json(const cd_nlu_fold_metrics *m, int k)
+{
+    json_t *acc = json_array(), *f1 = json_array(), *pr = json_array();
+    bool ok = acc && f1 && pr;
+    for (int i = 0; ok && i < k; i++)
+        ok = !json_array_append_new(acc, json_real(m[i].accuracy)) &&
+             !json_array_append_new(f1, json_real(m[i].f1)) &&
+             !json_array_append_new(pr, json_real(m[i].precision));
+    if (!ok) {
+        json_decref(acc);
+        json_decref(f1);
+        json_decref(pr);
+        return NULL;
+    }
+    /* "o" steals the arrays, also when packing fails */
+    return json_pack("{s:o, s:o, s:o}", "Accuracy", acc, "F1-score", f1, "Precision", pr);
+}
+
+/* sets o.test and o.train; 0 or -1 (out of memory) */
+static int set_split(json_t *o, const cd_nlu_fold_metrics *test, const cd_nlu_fold_metrics *train,
+                     int k)
+{
+    /* json_object_set_new takes the value also when it fails */
+    json_t *te = metrics_json(test, k), *tr = metrics_json(train, k);
+    int rc = json_object_set_new(o, "test", te) | json_object_set_new(o, "train", tr);
+    return rc || !te || !tr ? -1 : 0;
+}
+
+json_t *cd_nlu_cv_json(const cd_nlu_cv_result *r)
+{
+    json_t *o = json_pack("{s:i}", "folds", r->folds);
+    if (!o || set_split(o, r->test, r->train, r->folds)) {
+        json_decref(o);
+        return NULL;
+    }
+    if (r->has_entities) {
+        json_t *e = json_object();
+        bool bad = !e || set_split(e, r->ent_test, r->ent_train, r->folds);
+        if (json_object_set_new(o, "entities", e) || bad) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 void cd_nlu_cv_print(FILE *f, const cd_nlu_cv_result *r)
 {
     fprintf(f, "CV evaluation (n=%d)\n", r->folds);

@@ -68,6 +68,11 @@ static int write_json_new(const char *dir, const char *name, json_t *obj, cd_err
     return write_text(dir, name, s, err);
 }
 
+int cd_nlu_cv_write(const char *dir, const cd_nlu_cv_result *r, cd_error_t *err)
+{
+    return write_json_new(dir, "cross_validation.json", cd_nlu_cv_json(r), err);
+}
+
 static json_t *gold_entity_json(const cd_nlu_entity *e)
 {
     /* rasa/shared/nlu/training_data/util.py build_entity: start, end, value, entity

@@ -177,5 +177,11 @@ int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k,
 void cd_nlu_cv_result_done(cd_nlu_cv_result *r);
 /* Rasa's log_results lines: "test Accuracy: 0.921 (0.006)" (mean, population std). */
 void cd_nlu_cv_print(FILE *f, const cd_nlu_cv_result *r);
+/* The per-fold numbers as docs/report.md's cross_validation.json: {"folds": K, "test":
+ * {"Accuracy": [..K..], "F1-score": [..], "Precision": [..]}, "train": {..}} plus, when the
+ * data has entities, "entities": {"test": {..}, "train": {..}}. NULL when out of memory. */
+json_t *cd_nlu_cv_json(const cd_nlu_cv_result *r);
+/* Writes cd_nlu_cv_json to dir/cross_validation.json (dir must exist). */
+int cd_nlu_cv_write(const char *dir, const cd_nlu_cv_result *r, cd_error_t *err);
 
 #endif

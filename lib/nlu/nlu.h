@@ -172,6 +172,9 @@ typedef struct {
 int cd_nlu_parse(const cd_nlu_model *m, const char *text, cd_nlu_parse_result *out,
                  cd_error_t *err);
 void cd_nlu_parse_result_done(cd_nlu_parse_result *r);
+/* Frees the calling thread's parse scratch (kept between calls so parsing does not allocate
+ * it each time). Call it before a parsing thread exits; parsing again afterwards is fine. */
+void cd_nlu_thread_done(void);
 /* Rasa's /model/parse shape: {text, intent{name,confidence}, intent_ranking, entities[]}. */
 json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r);
 

@@ -130,7 +130,8 @@ typedef struct {
     int *ent, n_ent, *ext, n_ext; /* active tags that may start / may end an entity span */
     float *xs;                    /* scores of the exiting tags at the previous token */
     int *y;
-    size_t cap_n;
+    size_t cap_n; /* tokens the n × T buffers hold, for cap_t tags */
+    size_t cap_t; /* tags the per-tag buffers (active, ent, ext, xs) hold */
 } dec_ws;
 
 static void ws_done(dec_ws *w)
@@ -147,26 +148,43 @@ static void ws_done(dec_ws *w)
     memset(w, 0, sizeof(*w));
 }
 
+/* Grows the workspace to n tokens of T tags. The thread-local workspace outlives models (one
+ * process decodes with several, e.g. cross-validation folds), so capacities are kept per
+ * dimension and every buffer is reallocated when either n or T grows. */
 static int ws_reserve(dec_ws *w, size_t n, int T)
 {
-    if (!w->active && (!(w->active = malloc((size_t)T * sizeof(int))) ||
-                       !(w->ent = malloc((size_t)T * sizeof(int))) ||
-                       !(w->ext = malloc((size_t)T * sizeof(int))) ||
-                       !(w->xs = malloc((size_t)T * sizeof(float)))))
-        return -1;
+    size_t t = (size_t)T;
+    if (t > w->cap_t) {
+        int *ac = realloc(w->active, t * sizeof(int));
+        if (ac)
+            w->active = ac;
+        int *en = realloc(w->ent, t * sizeof(int));
+        if (en)
+            w->ent = en;
+        int *ex = realloc(w->ext, t * sizeof(int));
+        if (ex)
+            w->ext = ex;
+        float *xs = realloc(w->xs, t * sizeof(float));
+        if (xs)
+            w->xs = xs;
+        if (!ac || !en || !ex || !xs)
+            return -1;
+        w->cap_t = t;
+        w->cap_n = 0; /* the n × T buffers are too small for the new T */
+    }
     if (n <= w->cap_n)
         return 0;
     size_t c = n + 8;
-    float *em = realloc(w->em, c * (size_t)T * sizeof(float));
+    float *em = realloc(w->em, c * t * sizeof(float));
     if (em)
         w->em = em;
-    float *de = realloc(w->delta, c * (size_t)T * sizeof(float));
+    float *de = realloc(w->delta, c * t * sizeof(float));
     if (de)
         w->delta = de;
-    float *be = realloc(w->beta, c * (size_t)T * sizeof(float));
+    float *be = realloc(w->beta, c * t * sizeof(float));
     if (be)
         w->beta = be;
-    int16_t *bk = realloc(w->back, c * (size_t)T * sizeof(int16_t));
+    int16_t *bk = realloc(w->back, c * t * sizeof(int16_t));
     if (bk)
         w->back = bk;
     int *y = realloc(w->y, c * sizeof(int));
@@ -759,6 +777,16 @@ static __thread dec_ws tls_ws;
 static __thread cd_nlu_tg_feats tls_feats;
 static __thread uint32_t *tls_fi;
 static __thread size_t tls_fi_cap;
+
+void cd_nlu_tagger_thread_done(void)
+{
+    ws_done(&tls_ws);
+    cd_nlu_tg_feats_done(&tls_feats);
+    memset(&tls_feats, 0, sizeof(tls_feats));
+    free(tls_fi);
+    tls_fi = NULL;
+    tls_fi_cap = 0;
+}
 
 static int add_entity(const cd_nlu_tagger *t, const char *text, const cd_nlu_tokens *tok,
                       size_t a, size_t b, int label, double conf, cd_nlu_entity **out, size_t *n)

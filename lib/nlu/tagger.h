@@ -34,5 +34,7 @@ cd_nlu_tagger *cd_nlu_tagger_load(const unsigned char *buf, size_t len, size_t n
 void *cd_nlu_tagger_labels_json(const cd_nlu_tagger *t);
 size_t cd_nlu_tagger_n_features(const cd_nlu_tagger *t);
 void cd_nlu_tagger_free(cd_nlu_tagger *t);
+/* frees the calling thread's decoding scratch */
+void cd_nlu_tagger_thread_done(void);
 
 #endif

@@ -277,6 +277,25 @@ def t_failing(h):
     h.no_leftovers(d["id"])
 
 
+def t_exec_fallback(h):
+    """The engine-exec fallback (remote engines), both ways of feeding the script: on stdin
+    through the connection hijack, and copied in with an archive put (what a TLS engine
+    needs); the copied script must be gone before the first command runs."""
+    conf = h.config()
+    for mode, penv in (("stdin", {"CONDUCTOR_FORCE_EXEC": "1"}),
+                       ("copy", {"CONDUCTOR_FORCE_EXEC": "1", "CONDUCTOR_EXEC_SCRIPT_COPY": "1"})):
+        d = h.job(script=["echo via-$((40+2))",
+                          "if [ -e /tmp/.conductor-stage.sh ]; then echo script-left; "
+                          "else echo script-gone; fi", "exit 7"])
+        res = h.run(conf, d, process_env=penv)
+        check("via-42" in res.log, f"{mode}: the script ran through an engine exec")
+        check("script-gone" in res.log, f"{mode}: no script file left in the container")
+        check(res.status == "failed" and res.exit_code == 7,
+              f"{mode}: exit code 7 carried through ({res.status}, {res.exit_code})")
+        h.cleanup_ok(res)
+        h.no_leftovers(d["id"])
+
+
 def t_engine_gone(h):
     # Engine execs (CONDUCTOR_FORCE_EXEC) go through a proxy that disappears mid-stage.
     proxy = Proxy(h.sock, os.path.join(h.tmp, "engine.sock"))
@@ -708,7 +727,7 @@ SCENARIOS = {
     "container_gone": t_container_gone, "cancel": t_cancel, "timeout": t_timeout,
     "prepare_retry": t_prepare_retry, "missing_image": t_missing_image,
     "never_policy": t_never_policy, "registry": t_registry, "helper_job": t_helper_job,
-    "concurrent": t_concurrent, "secret": t_secret,
+    "concurrent": t_concurrent, "secret": t_secret, "exec_fallback": t_exec_fallback,
 }
 
 

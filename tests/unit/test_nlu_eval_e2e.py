@@ -184,6 +184,29 @@ ok(all(f"fold {i}/3" in a.stderr for i in (1, 2, 3)), "progress per fold on stde
 with open(os.path.join(cv1, "intent_report.json"), "rb") as f1, \
         open(os.path.join(cv2, "intent_report.json"), "rb") as f2:
     ok(f1.read() == f2.read(), "same --seed, same report")
+# cross_validation.json (docs/report.md): per-fold lists whose mean and population std are
+# what the printout says, so the wiki report's "mean ± std" matches the log
+cvj = load_json(os.path.join(cv1, "cross_validation.json"))
+ok(cvj.get("folds") == 3, "cross_validation.json: folds")
+for ds in ("train", "test"):
+    for met in ("Accuracy", "F1-score", "Precision"):
+        vals = cvj.get(ds, {}).get(met)
+        ok(isinstance(vals, list) and len(vals) == 3 and all(0 <= v <= 1 for v in vals),
+           f"cross_validation.json: {ds} {met} has one value per fold")
+        if not isinstance(vals, list) or not vals:
+            continue
+        mean = sum(vals) / len(vals)
+        std = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+        ok(f"{ds} {met}: {mean:.3f} ({std:.3f})" in lines,
+           f"cross_validation.json: {ds} {met} mean/std match the printout")
+ent = cvj.get("entities", {})
+ok(all(len(ent.get(ds, {}).get(m, [])) == 3 for ds in ("train", "test")
+       for m in ("Accuracy", "F1-score", "Precision")), "cross_validation.json: entity folds")
+with open(os.path.join(cv1, "cross_validation.json"), "rb") as f1, \
+        open(os.path.join(cv2, "cross_validation.json"), "rb") as f2:
+    ok(f1.read() == f2.read(), "same --seed, same cross_validation.json")
+ok(not os.path.exists(os.path.join(out, "cross_validation.json")),
+   "a test run without --cross-validation writes no cross_validation.json")
 cvrep = load_json(os.path.join(cv1, "intent_report.json"))
 ok(sum(v["support"] for v in cvrep.values() if isinstance(v, dict) and "confused_with" in v) == 100,
    "CV report covers every training example once")

@@ -2,6 +2,7 @@
  * reproducible archives, save/load round trip, and bad archives. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +512,81 @@ static void test_train_errors(void)
     cd_nlu_data_done(&d);
 }
 
+/* Regression: the tagger's per-thread workspace outlived the first model and kept its tag
+ * count, so a later model with more entity labels wrote past it (cross-validation folds).
+ * Runs in a fresh thread so the workspace is first sized by the model with FEW tags, then
+ * alternates models; ASan reports the overflow if the workspace does not grow. */
+static const char *one_label_yaml =
+    "version: \"3.1\"\n"
+    "nlu:\n"
+    "- intent: greet\n"
+    "  examples: |\n"
+    "    - hello\n"
+    "    - hi there\n"
+    "    - good morning\n"
+    "- intent: weather\n"
+    "  examples: |\n"
+    "    - weather in [Paris](city)\n"
+    "    - is it raining in [Berlin](city) today\n"
+    "    - forecast for [Rome](city)\n";
+
+struct two_models {
+    const cd_nlu_model *few, *many;
+    int parsed, entities;
+};
+
+static void *alternate_models(void *arg)
+{
+    struct two_models *tm = arg;
+    /* long text first so the token capacity already covers the shorter ones that follow */
+    const char *texts[] = {
+        "is it raining in Paris or Berlin or Rome or Madrid or Oslo or Vienna today and tomorrow",
+        "book a flight to Paris on monday", "send money from checking to savings",
+        "weather in Berlin"};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+            const cd_nlu_model *m = (i + (size_t)round) % 2 ? tm->many : tm->few;
+            cd_nlu_parse_result r;
+            cd_error_t err = {0};
+            if (cd_nlu_parse(m, texts[i], &r, &err) == 0) {
+                tm->parsed++;
+                tm->entities += r.n_entities > 0;
+                cd_nlu_parse_result_done(&r);
+            }
+            cd_error_clear(&err);
+        }
+    cd_nlu_thread_done();
+    return NULL;
+}
+
+static void test_models_alternate(const cd_nlu_data *many_data)
+{
+    cd_nlu_data d;
+    cd_error_t err = {0};
+    int rc = cd_nlu_data_load_mem("one.yml", one_label_yaml, strlen(one_label_yaml), 0, &d, &err);
+    ok(rc == 0, "one-label data loads: %s", rc ? cd_error_msg(&err) : "ok");
+    if (rc) {
+        cd_error_clear(&err);
+        return;
+    }
+    cd_nlu_model *few = cd_nlu_train(&d, NULL, 0, &err);
+    cd_nlu_model *many = few ? cd_nlu_train(many_data, NULL, 0, &err) : NULL;
+    ok(few && many, "train two models with different entity label counts: %s",
+       few && many ? "ok" : cd_error_msg(&err));
+    if (few && many) {
+        struct two_models tm = {few, many, 0, 0};
+        pthread_t th;
+        ok(pthread_create(&th, NULL, alternate_models, &tm) == 0 && pthread_join(th, NULL) == 0,
+           "parse thread ran");
+        is_int(tm.parsed, 12, "every alternating parse succeeds");
+        ok(tm.entities > 0, "alternating parses still find entities (%d)", tm.entities);
+    }
+    cd_error_clear(&err);
+    cd_nlu_model_free(few);
+    cd_nlu_model_free(many);
+    cd_nlu_data_done(&d);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir))
@@ -528,6 +604,7 @@ int main(void)
         cd_nlu_model_free(m);
         test_fallback(&d);
         test_archives(&d);
+        test_models_alternate(&d);
         cd_nlu_data_done(&d);
     }
     char cmd[600];
