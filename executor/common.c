@@ -11,6 +11,7 @@
 #include "common.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/fdio.h"
 
 static cd_exec_stage cur_stage = CD_STAGE_PREPARE;
 
@@ -225,21 +226,6 @@ void cd_exec_print(const char *fmt, ...)
         cd_log(CD_LOG_INFO, "%s", s);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int cd_exec_write_masked(int fd, const char *buf, size_t len)
 {
     /* cd_log_mask works on C strings: mask each NUL-separated segment on its own */
@@ -251,7 +237,7 @@ int cd_exec_write_masked(int fd, const char *buf, size_t len)
             errno = ENOMEM;
             return -1;
         }
-        if (write_all(fd, m, strlen(m)) < 0 || (nul && write_all(fd, "", 1) < 0))
+        if (cd_write_all(fd, m, strlen(m)) < 0 || (nul && cd_write_all(fd, "", 1) < 0))
             return -1;
         seg += nul ? 1 : 0;
         buf += seg;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "driver/agent-proto.h"
+#include "util/fdio.h"
 
 static volatile sig_atomic_t stop_requested;
 static int chld_pipe[2] = {-1, -1}; /* self-pipe: SIGCHLD wakes poll() in a stage handler */
@@ -41,37 +42,6 @@ static void die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 static int send_frame(int fd, char type, const void *data, uint32_t len)
@@ -89,11 +59,11 @@ static int send_frame(int fd, char type, const void *data, uint32_t len)
     if ((size_t)n == sizeof h + len)
         return 0;
     if ((size_t)n < sizeof h) {
-        if (write_all(fd, h + n, sizeof h - (size_t)n) < 0)
+        if (cd_write_all(fd, h + n, sizeof h - (size_t)n) < 0)
             return -1;
         n = sizeof h;
     }
-    return write_all(fd, (const char *)data + ((size_t)n - sizeof h), len - ((size_t)n - sizeof h));
+    return cd_write_all(fd, (const char *)data + ((size_t)n - sizeof h), len - ((size_t)n - sizeof h));
 }
 
 static void send_fail(int fd, const char *msg)
@@ -171,21 +141,21 @@ static void serve_stage(int conn)
 
     for (;;) {
         unsigned char h[CD_AGENT_HEADER_LEN];
-        if (read_all(conn, h, sizeof h) < 0)
+        if (cd_read_all(conn, h, sizeof h) < 0)
             _exit(0); /* client went away before starting anything */
         uint32_t len = cd_agent_get_u32(h + 1);
         if (len > CD_AGENT_MAX_FRAME) {
             send_fail(conn, "frame too large");
             _exit(1);
         }
-        if (len && read_all(conn, buf, len) < 0)
+        if (len && cd_read_all(conn, buf, len) < 0)
             _exit(0);
         if (h[0] == CD_AGENT_FRAME_RUN)
             break;
         switch (h[0]) {
         case CD_AGENT_FRAME_DATA:
             script_len += len;
-            if (script_len > CD_AGENT_MAX_SCRIPT || write_all(script_fd, buf, len) < 0) {
+            if (script_len > CD_AGENT_MAX_SCRIPT || cd_write_all(script_fd, buf, len) < 0) {
                 send_fail(conn, "script too large or cannot be stored");
                 _exit(1);
             }
@@ -302,7 +272,7 @@ static void serve_stage(int conn)
                 khave = 0;
                 uint32_t len = cd_agent_get_u32(kh + 1);
                 unsigned char sig = 0;
-                if (len > CD_AGENT_MAX_FRAME || (len && read_all(conn, buf, len) < 0)) {
+                if (len > CD_AGENT_MAX_FRAME || (len && cd_read_all(conn, buf, len) < 0)) {
                     kill(-pid, SIGKILL);
                     conn_open = 0;
                 } else if (kh[0] == CD_AGENT_FRAME_KILL && len >= 1) {

@@ -14,30 +14,15 @@
 #include "driver/agent-proto.h"
 #include "driver/driver-internal.h"
 #include "util/cleanup.h"
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
+#include "util/fdio.h"
 
 static int send_frame(int fd, char type, const void *data, size_t len)
 {
     unsigned char h[CD_AGENT_HEADER_LEN];
     cd_agent_put_header(h, type, (uint32_t)len);
-    if (write_all(fd, h, sizeof h) < 0)
+    if (cd_write_all(fd, h, sizeof h) < 0)
         return -1;
-    return len ? write_all(fd, data, len) : 0;
+    return len ? cd_write_all(fd, data, len) : 0;
 }
 
 static long now_ms(void)
@@ -192,7 +177,7 @@ int cd_agent_run(int fd, const cd_agent_request *req, int *ret_exit, cd_error_t 
                     failed = 1;
                     break;
                 }
-                if (write_all(req->out_fd, buf, (size_t)n) < 0) {
+                if (cd_write_all(req->out_fd, buf, (size_t)n) < 0) {
                     failed = 2;
                     break;
                 }
