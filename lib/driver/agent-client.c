@@ -59,22 +59,6 @@ int cd_agent_connect(const char *run_dir, cd_error_t *err)
     return fd;
 }
 
-/* Read exactly len bytes, or fail. Returns 0, or -1 on EOF/error. */
-static int read_exact(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int cd_agent_run(int fd, const cd_agent_request *req, int *ret_exit, cd_error_t *err)
 {
     cleanup_free char *buf = NULL;
@@ -153,7 +137,7 @@ int cd_agent_run(int fd, const cd_agent_request *req, int *ret_exit, cd_error_t 
         if (r == 0)
             continue;
         unsigned char h[CD_AGENT_HEADER_LEN];
-        if (read_exact(fd, h, sizeof h) < 0) {
+        if (cd_read_all(fd, h, sizeof h) < 0) {
             cd_error(err, CD_ERR_SYSTEM, 0,
                      "stage `%s`: the job agent closed the connection (container stopped?)",
                      req->stage);
@@ -195,7 +179,7 @@ int cd_agent_run(int fd, const cd_agent_request *req, int *ret_exit, cd_error_t 
             }
             continue;
         }
-        if (len > CD_AGENT_IO_CHUNK - 1 || read_exact(fd, buf, len) < 0) {
+        if (len > CD_AGENT_IO_CHUNK - 1 || cd_read_all(fd, buf, len) < 0) {
             cd_error(err, CD_ERR_SYSTEM, 0, "stage `%s`: short frame from the job agent",
                      req->stage);
             break;
