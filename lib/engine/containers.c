@@ -72,6 +72,21 @@ int cd_engine_container_wait(cd_engine *e, const char *id, int *ret_status, cd_e
     return 0;
 }
 
+/* not running: the goal of a kill is reached already. Docker says 409 "is not running";
+ * Podman 4.3 says 500 "can only kill running containers ... container state improper" */
+static bool not_running(const cd_error_t *f)
+{
+    return f->status == 409 ||
+           (f->status == 500 && f->msg && strstr(f->msg, "container state improper"));
+}
+
+/* already gone, or another cleanup is removing it right now: both are success here */
+static bool gone_or_going(const cd_error_t *f)
+{
+    return f->status == 404 ||
+           (f->status == 409 && f->msg && strstr(f->msg, "already in progress"));
+}
+
 int cd_engine_container_kill(cd_engine *e, const char *id, const char *signal, cd_error_t *err)
 {
     cleanup_free char *esig = cd_engine_escape(signal ? signal : "SIGKILL");
@@ -81,21 +96,7 @@ int cd_engine_container_kill(cd_engine *e, const char *id, const char *signal, c
     cleanup_free char *path = cpath(id, suffix);
     if (!path)
         return OOM(err);
-    cd_error_t e2 = {0};
-    if (cd_engine_request(e, "POST", path, NULL, NULL, &e2) >= 0)
-        return 0;
-    /* not running: the goal is reached already. Docker says 409 "is not running"; Podman 4.3
-     * says 500 "can only kill running containers ... container state improper" */
-    if (e2.status == 409 ||
-        (e2.status == 500 && e2.msg && strstr(e2.msg, "container state improper"))) {
-        cd_error_clear(&e2);
-        return 0;
-    }
-    if (err && !err->msg)
-        *err = e2;
-    else
-        cd_error_clear(&e2);
-    return -1;
+    return cd_engine_request_idempotent(e, "POST", path, not_running, err);
 }
 
 int cd_engine_container_remove(cd_engine *e, const char *id, bool force, bool volumes,
@@ -108,19 +109,7 @@ int cd_engine_container_remove(cd_engine *e, const char *id, bool force, bool vo
     cleanup_free char *path = cpath(id, suffix);
     if (!path)
         return OOM(err);
-    cd_error_t e2 = {0};
-    if (cd_engine_request(e, "DELETE", path, NULL, NULL, &e2) >= 0)
-        return 0;
-    /* already gone, or another cleanup is removing it right now: both are success here */
-    if (e2.status == 404 || (e2.status == 409 && e2.msg && strstr(e2.msg, "already in progress"))) {
-        cd_error_clear(&e2);
-        return 0;
-    }
-    if (err && !err->msg)
-        *err = e2;
-    else
-        cd_error_clear(&e2);
-    return -1;
+    return cd_engine_request_idempotent(e, "DELETE", path, gone_or_going, err);
 }
 
 int cd_engine_container_inspect(cd_engine *e, const char *id, json_t **ret_info, cd_error_t *err)

@@ -136,4 +136,11 @@ int cd_engine_list(cd_engine *e, const char *base, const char *extra_query,
                    const char *const *labels, const char *field, json_t **ret_list,
                    cd_error_t *err);
 
+/* A body-less request whose goal may already be reached: when it fails and done(failure)
+ * says the engine's answer means "already so" (404 on a delete, 409 on a kill...), it is a
+ * success; any other failure goes to err. */
+typedef bool (*cd_engine_already_fn)(const cd_error_t *failure);
+int cd_engine_request_idempotent(cd_engine *e, const char *method, const char *path,
+                                 cd_engine_already_fn done, cd_error_t *err);
+
 #endif

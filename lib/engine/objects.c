@@ -26,21 +26,15 @@ static json_t *label_object(const char *const *labels)
     return o;
 }
 
+static bool gone(const cd_error_t *f)
+{
+    return f->status == 404;
+}
+
 /* DELETE that treats "already gone" as done. */
 static int remove_gone_ok(cd_engine *e, const char *path, cd_error_t *err)
 {
-    cd_error_t e2 = {0};
-    if (cd_engine_request(e, "DELETE", path, NULL, NULL, &e2) >= 0)
-        return 0;
-    if (e2.status == 404) {
-        cd_error_clear(&e2);
-        return 0;
-    }
-    if (err && !err->msg)
-        *err = e2;
-    else
-        cd_error_clear(&e2);
-    return -1;
+    return cd_engine_request_idempotent(e, "DELETE", path, gone, err);
 }
 
 int cd_engine_volume_create(cd_engine *e, const char *name, const char *const *labels,

@@ -386,3 +386,19 @@ char *cd_engine_escape(const char *s)
     curl_free(c);
     return r;
 }
+
+int cd_engine_request_idempotent(cd_engine *e, const char *method, const char *path,
+                                 cd_engine_already_fn done, cd_error_t *err)
+{
+    cd_error_t e2 = {0};
+    if (cd_engine_request(e, method, path, NULL, NULL, &e2) >= 0)
+        return 0;
+    bool already = done(&e2);
+    if (already || (err && err->msg))
+        cd_error_clear(&e2);
+    else if (err)
+        *err = e2;
+    else
+        cd_error_clear(&e2);
+    return already ? 0 : -1;
+}

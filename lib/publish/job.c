@@ -37,16 +37,10 @@ __attribute__((format(printf, 2, 3))) static void jsay(const cd_publish_job_opts
 {
     va_list ap;
     va_start(ap, fmt);
-    char *line = NULL;
-    if (vasprintf(&line, fmt, ap) < 0)
-        line = NULL;
+    char *masked = cd_log_vformat_masked(fmt, ap);
     va_end(ap);
-    if (!line)
-        return;
-    char *masked = cd_log_mask(line, strlen(line));
     job_line(o, masked ? masked : "[unprintable]");
     free(masked);
-    free(line);
 }
 
 static void publish_log(void *ud, const char *line)

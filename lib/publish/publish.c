@@ -74,20 +74,14 @@ __attribute__((format(printf, 2, 3))) static void say(const cd_publish_opts *o,
 {
     va_list ap;
     va_start(ap, fmt);
-    char *line = NULL;
-    if (vasprintf(&line, fmt, ap) < 0)
-        line = NULL;
-    va_end(ap);
-    if (!line)
-        return;
     /* The log callback gets the same masking as cd_log: no registered secret passes. */
-    char *masked = cd_log_mask(line, strlen(line));
+    char *masked = cd_log_vformat_masked(fmt, ap);
+    va_end(ap);
     if (o->log)
         o->log(o->log_userdata, masked ? masked : "[unprintable]");
     else
         cd_info("%s", masked ? masked : "[unprintable]");
     free(masked);
-    free(line);
 }
 
 /* Default package name: the project's slug (last path component), else "nlu-model". */

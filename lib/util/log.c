@@ -85,17 +85,22 @@ char *cd_log_mask(const char *s, size_t len)
     return cd_strbuf_take(&out);
 }
 
+char *cd_log_vformat_masked(const char *fmt, va_list ap)
+{
+    cleanup_free char *raw = NULL;
+    int n = vasprintf(&raw, fmt, ap);
+    if (n < 0)
+        return NULL;
+    return cd_log_mask(raw, (size_t)n);
+}
+
 void cd_log(cd_log_level level, const char *fmt, ...)
 {
     if (level < min_level)
         return;
-    cleanup_free char *raw = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int n = vasprintf(&raw, fmt, ap);
+    cleanup_free char *masked = cd_log_vformat_masked(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    cleanup_free char *masked = cd_log_mask(raw, (size_t)n);
     handler(level, masked ? masked : "[MASKED]", handler_ud);
 }

@@ -4,6 +4,7 @@
 #ifndef CD_UTIL_LOG_H
 #define CD_UTIL_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum { CD_LOG_DEBUG, CD_LOG_INFO, CD_LOG_WARN, CD_LOG_ERROR } cd_log_level;
@@ -23,5 +24,8 @@ void cd_log_register_secret(const char *value);
 void cd_log_clear_secrets(void);
 /* Replace every registered secret in s[0..len) with [MASKED]; returns a new string. */
 char *cd_log_mask(const char *s, size_t len);
+/* printf into a new string with every registered secret masked (for callers that deliver
+ * lines through their own callback); NULL when out of memory. */
+char *cd_log_vformat_masked(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif
