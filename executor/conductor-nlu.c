@@ -1,4 +1,5 @@
 /* conductor-nlu: the NLU tool job scripts call inside the container. Built static. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,12 @@ int main(int argc, char **argv)
         printf("conductor-nlu %s\n", CD_VERSION);
         return 0;
     }
+    /* A short-lived batch process: keep freed memory for reuse instead of returning it to
+     * the kernel and faulting it in again (training builds and frees tens of MB of rows and
+     * tables; on a VM each page fault is costly: ~8% of SNIPS training before this). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name)) {
             if (!commands[i].fn) {

@@ -1,9 +1,11 @@
 /* conductor-nlu parse --model M [--text T]: one JSON object per input line on stdout, in
  * Rasa's /model/parse shape. Input lines come from --text (repeatable) or stdin. */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nlu-commands.h"
 #include "nlu/nlu.h"
@@ -11,37 +13,49 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: conductor-nlu parse --model MODEL.tar.gz [--text TEXT]... [--pretty]\n"
+               "                           [--threads N]\n"
                "\n"
                "Parse utterances (one per stdin line, or each --text) and print one JSON object\n"
                "per line: {text, intent{name,confidence}, entities[], intent_ranking[]}.\n"
                "A line that cannot be parsed (invalid UTF-8) prints {\"text\":null,\"error\":...}\n"
-               "and the exit status is then 1.\n");
+               "and the exit status is then 1. Stdin is parsed by N threads (default: one per\n"
+               "CPU); the output keeps the input's order.\n");
 }
 
-/* One JSON line to stdout. Dumped into a reused buffer and written with one fwrite:
- * json_dumpf writes every token separately, which was ~10% of a parse run. */
-static int dump_line(const json_t *j, size_t flags)
+/* A growing output buffer: one per worker, written to stdout in input order. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} outbuf;
+
+/* j as one line appended to o: dumped straight into the buffer (json_dumpf writes every
+ * token separately, which was ~10% of a parse run) */
+static int append_line(outbuf *o, const json_t *j, size_t flags)
 {
-    static char *buf;
-    static size_t cap;
-    size_t n = json_dumpb(j, buf, cap, flags);
-    if (!n)
-        return -1;
-    if (n + 1 > cap) {
-        size_t c = n + 1 > 2 * cap ? n + 1 : 2 * cap;
-        char *p = realloc(buf, c);
+    for (;;) {
+        size_t room = o->cap - o->len;
+        size_t n = json_dumpb(j, o->buf ? o->buf + o->len : NULL, room, flags);
+        if (!n)
+            return -1;
+        if (n + 1 <= room) {
+            o->buf[o->len + n] = '\n';
+            o->len += n + 1;
+            return 0;
+        }
+        size_t c = o->cap ? o->cap : 65536;
+        while (c - o->len < n + 1)
+            c *= 2;
+        char *p = realloc(o->buf, c);
         if (!p)
             return -1;
-        buf = p;
-        cap = c;
-        if (json_dumpb(j, buf, cap, flags) != n)
-            return -1;
+        o->buf = p;
+        o->cap = c;
     }
-    buf[n] = '\n';
-    return fwrite(buf, 1, n + 1, stdout) == n + 1 ? 0 : -1;
 }
 
-static int emit(const cd_nlu_model *m, const char *text, size_t flags)
+/* 0 parsed, 1 the line could not be parsed (an error object is printed), 2 out of memory.
+ * *reuse is the caller's last result object, updated in place when it fits. */
+static int emit(const cd_nlu_model *m, const char *text, size_t flags, outbuf *o, json_t **reuse)
 {
     cd_error_t err = {0};
     cd_nlu_parse_result r;
@@ -51,31 +65,147 @@ static int emit(const cd_nlu_model *m, const char *text, size_t flags)
         j = json_pack("{s:n, s:s}", "text", "error", cd_error_msg(&err));
         bad = 1;
     } else {
-        j = cd_nlu_parse_result_json(&r);
+        if (*reuse && cd_nlu_parse_result_json_update(*reuse, &r) == 0) {
+            j = json_incref(*reuse);
+        } else {
+            json_decref(*reuse);
+            j = *reuse = cd_nlu_parse_result_json(&r);
+            json_incref(j);
+        }
         cd_nlu_parse_result_done(&r);
     }
     cd_error_clear(&err);
-    if (!j || dump_line(j, flags))
+    if (!j || append_line(o, j, flags))
         bad = 2;
     json_decref(j);
     return bad;
 }
 
+static int flush_out(outbuf *o)
+{
+    int ok = fwrite(o->buf, 1, o->len, stdout) == o->len;
+    o->len = 0;
+    return ok ? 0 : -1;
+}
+
+/* ---- stdin in batches, parsed by several threads ------------------------------------------ */
+
+#define BATCH 4096 /* lines per round: big enough that thread start-up is noise */
+#define MAX_THREADS 16
+
+typedef struct {
+    const cd_nlu_model *m;
+    char **lines;
+    size_t from, to, flags;
+    outbuf out;
+    int worst;
+} chunk;
+
+static void *run_chunk(void *arg)
+{
+    chunk *c = arg;
+    json_t *reuse = NULL;
+    c->worst = 0;
+    for (size_t i = c->from; i < c->to; i++) {
+        int r = emit(c->m, c->lines[i], c->flags, &c->out, &reuse);
+        c->worst = r > c->worst ? r : c->worst;
+    }
+    json_decref(reuse);
+    return NULL;
+}
+
+static void *run_chunk_thread(void *arg)
+{
+    run_chunk(arg);
+    cd_nlu_thread_done(); /* the thread's parse scratch */
+    return NULL;
+}
+
+/* Parses stdin with nt threads; output order is input order. */
+static int parse_stdin(const cd_nlu_model *m, size_t flags, int nt)
+{
+    char *lines[BATCH] = {0};
+    size_t caps[BATCH] = {0};
+    chunk ch[MAX_THREADS] = {0};
+    pthread_t tid[MAX_THREADS];
+    int worst = 0, eof = 0;
+    while (!eof && worst < 2) {
+        size_t n = 0;
+        while (n < BATCH) {
+            ssize_t len = getline(&lines[n], &caps[n], stdin);
+            if (len < 0) {
+                eof = 1;
+                break;
+            }
+            while (len > 0 && (lines[n][len - 1] == '\n' || lines[n][len - 1] == '\r'))
+                lines[n][--len] = 0;
+            n++;
+        }
+        /* a short batch is not worth a thread per line: at least 64 lines per thread */
+        int k = nt;
+        while (k > 1 && n / (size_t)k < 64)
+            k--;
+        for (int i = 0; i < k; i++)
+            ch[i] = (chunk){.m = m,
+                            .lines = lines,
+                            .from = n * (size_t)i / (size_t)k,
+                            .to = n * (size_t)(i + 1) / (size_t)k,
+                            .flags = flags,
+                            .out = ch[i].out};
+        int started[MAX_THREADS] = {0};
+        for (int i = 1; i < k; i++)
+            started[i] = pthread_create(&tid[i], NULL, run_chunk_thread, &ch[i]) == 0;
+        run_chunk(&ch[0]);
+        for (int i = 1; i < k; i++) {
+            if (started[i])
+                pthread_join(tid[i], NULL);
+            else
+                run_chunk(&ch[i]); /* no thread: do it here */
+        }
+        for (int i = 0; i < k; i++) {
+            worst = ch[i].worst > worst ? ch[i].worst : worst;
+            if (flush_out(&ch[i].out))
+                worst = 2;
+        }
+    }
+    for (size_t i = 0; i < BATCH; i++)
+        free(lines[i]);
+    for (int i = 0; i < MAX_THREADS; i++)
+        free(ch[i].out.buf);
+    return worst;
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
 int cd_nlu_cmd_parse(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"text", required_argument, NULL, 't'},
-        {"pretty", no_argument, NULL, 'p'},      {"help", no_argument, NULL, 'h'},
-        {0},
+        {"model", required_argument, NULL, 'm'},   {"text", required_argument, NULL, 't'},
+        {"pretty", no_argument, NULL, 'p'},        {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 'j'}, {0},
     };
     const char *model = NULL;
     char **texts = calloc((size_t)argc + 1, sizeof(char *));
     size_t n_texts = 0, flags = JSON_COMPACT | JSON_REAL_PRECISION(6);
-    int c, status = 2;
+    int c, status = 2, nt = default_threads();
+    char *end;
     if (!texts)
         return 2;
-    while ((c = getopt_long(argc, argv, "m:t:ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:phj:", opts, NULL)) != -1) {
         switch (c) {
+        case 'j':
+            nt = (int)strtol(optarg, &end, 10);
+            if (*end || nt < 1 || nt > MAX_THREADS) {
+                fprintf(stderr, "conductor-nlu parse: --threads wants 1..%d, not `%s`\n",
+                        MAX_THREADS, optarg);
+                free(texts);
+                return 2;
+            }
+            break;
         case 'm': model = optarg; break;
         case 't': texts[n_texts++] = optarg; break;
         case 'p': flags = JSON_INDENT(2) | JSON_REAL_PRECISION(6); break;
@@ -100,22 +230,18 @@ int cd_nlu_cmd_parse(int argc, char **argv)
     }
     int worst = 0;
     if (n_texts) {
+        outbuf o = {0};
+        json_t *reuse = NULL;
         for (size_t i = 0; i < n_texts; i++) {
-            int r = emit(m, texts[i], flags);
+            int r = emit(m, texts[i], flags, &o, &reuse);
             worst = r > worst ? r : worst;
         }
-    } else {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        while ((len = getline(&line, &cap, stdin)) >= 0) {
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                line[--len] = 0;
-            int r = emit(m, line, flags);
-            worst = r > worst ? r : worst;
-        }
-        free(line);
-    }
+        json_decref(reuse);
+        if (flush_out(&o))
+            worst = 2;
+        free(o.buf);
+    } else
+        worst = parse_stdin(m, flags, nt);
     if (fflush(stdout) || ferror(stdout)) {
         fprintf(stderr, "conductor-nlu parse: cannot write the output\n");
         worst = 2;

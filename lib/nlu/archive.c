@@ -238,7 +238,7 @@ int cd_nlu_model_save(const cd_nlu_model *m, const char *path, cd_error_t *err)
     a = archive_write_new();
     if (!a || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
         archive_write_set_format_ustar(a) != ARCHIVE_OK ||
-        archive_write_set_options(a, "gzip:!timestamp") != ARCHIVE_OK) {
+        archive_write_set_options(a, "gzip:!timestamp,gzip:compression-level=1") != ARCHIVE_OK) {
         cd_error(err, CD_ERR_SYSTEM, 0, "libarchive: %s",
                  a ? archive_error_string(a) : "out of memory");
         goto out;

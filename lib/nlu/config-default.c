@@ -15,7 +15,7 @@ void cd_nlu_config_default(cd_nlu_config *cfg)
     cfg->sublinear_tf = true;
     cfg->intent_c = 0.4; /* tuned on HWU64/Braun (docs/nlu-model.md); 1.0 overfits a little */
     cfg->intent_solver = 4; /* LIBLINEAR MCSVM_CS: -s 4 in ../shared/data/README.md */
-    cfg->tagger_epochs = 10;
+    cfg->tagger_epochs = 6; /* as good as 10 on SNIPS (docs/nlu-model.md), 40% cheaper */
     cfg->fallback_threshold = 0.0;
     cfg->ambiguity_threshold = 0.0;
 }

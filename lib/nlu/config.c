@@ -174,7 +174,7 @@ static int component(ycx *y, const yaml_node_t *item, cd_nlu_config *c, seen_t *
     if (tagger) {
         seen->saw_tagger = true;
         if (c->tagger_epochs <= 0)
-            c->tagger_epochs = 10;
+            c->tagger_epochs = 6;
     }
     for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(y->doc, p->key);

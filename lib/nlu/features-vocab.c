@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash(const char *s, size_t len)
+uint64_t cd_nlu_vocab_hash(const char *s, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++)
@@ -20,9 +20,13 @@ static int key_eq(const cd_nlu_vocab *v, uint32_t id, const char *key, size_t le
  * model's n-grams sharing a hash has odds of about n²/2⁶⁵, ~1e-9 for 200,000 n-grams). */
 long cd_nlu_vocab_find(const cd_nlu_vocab *v, const char *key, size_t len)
 {
+    return cd_nlu_vocab_find_hash(v, cd_nlu_vocab_hash(key, len));
+}
+
+long cd_nlu_vocab_find_hash(const cd_nlu_vocab *v, uint64_t h)
+{
     if (!v->cap)
         return -1;
-    uint64_t h = hash(key, len);
     for (size_t i = h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
         const cd_nlu_vocab_slot *s = &v->slots[i];
         if (!s->id)
@@ -67,7 +71,7 @@ static int grow(cd_nlu_vocab *v)
 
 long cd_nlu_vocab_add(cd_nlu_vocab *v, const char *key, size_t len)
 {
-    uint64_t h = hash(key, len);
+    uint64_t h = cd_nlu_vocab_hash(key, len);
     long id = find_exact(v, h, key, len);
     if (id >= 0)
         return id;

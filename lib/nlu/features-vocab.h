@@ -26,6 +26,15 @@ typedef struct {
 long cd_nlu_vocab_add(cd_nlu_vocab *v, const char *key, size_t len);
 /* id or -1 */
 long cd_nlu_vocab_find(const cd_nlu_vocab *v, const char *key, size_t len);
+/* The same in two steps, so a caller with many keys can hash them all, prefetch their slots
+ * and then look them up: the lookups' cache misses overlap instead of queueing. */
+uint64_t cd_nlu_vocab_hash(const char *key, size_t len);
+long cd_nlu_vocab_find_hash(const cd_nlu_vocab *v, uint64_t h);
+static inline void cd_nlu_vocab_prefetch(const cd_nlu_vocab *v, uint64_t h)
+{
+    if (v->cap)
+        __builtin_prefetch(&v->slots[h & (v->cap - 1)]);
+}
 static inline const char *cd_nlu_vocab_key(const cd_nlu_vocab *v, size_t id, size_t *len)
 {
     *len = v->off[id + 1] - v->off[id];

@@ -26,12 +26,31 @@ static int push_id(cd_nlu_feat_scratch *s, long id)
     return 0;
 }
 
+/* Fitting adds the gram; vectorising only records its hash (see resolve). */
 static int gram(gram_ctx *c, const char *g, size_t len)
 {
-    long id = c->fit ? cd_nlu_vocab_add(&c->fit->vocab, g, len) : cd_nlu_vocab_find(&c->f->vocab, g, len);
-    if (id < 0)
-        return c->fit ? -1 : 0;
-    return push_id(c->s, id);
+    if (!c->fit)
+        return push_id(c->s, (long)cd_nlu_vocab_hash(g, len));
+    long id = cd_nlu_vocab_add(&c->fit->vocab, g, len);
+    return id < 0 ? -1 : push_id(c->s, id);
+}
+
+/* hashes → ids, dropping unknown grams: all slots are prefetched first, so the cache misses
+ * of a few hundred lookups overlap (this was ~10% of a parse) */
+static void resolve(const cd_nlu_featurizer *f, cd_nlu_feat_scratch *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        cd_nlu_vocab_prefetch(&f->vocab, (uint64_t)s->ids[i]);
+    size_t m = 0, n_word = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (i == s->n_word)
+            n_word = m;
+        long id = cd_nlu_vocab_find_hash(&f->vocab, (uint64_t)s->ids[i]);
+        if (id >= 0)
+            s->ids[m++] = id;
+    }
+    s->n_word = s->n_word >= s->n ? m : n_word;
+    s->n = m;
 }
 
 static int reserve_gram(cd_nlu_feat_scratch *s, size_t need)
@@ -128,12 +147,6 @@ static int char_grams(gram_ctx *c, const cd_nlu_tokens *t)
     return 0;
 }
 
-static int cmp_long(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
 /* word grams first, then char grams: s->n_word marks the boundary */
 static int collect(gram_ctx *c, const cd_nlu_tokens *t)
 {
@@ -194,22 +207,48 @@ static double merge(const cd_nlu_featurizer *f, cd_nlu_feat_scratch *s, size_t f
     return sq;
 }
 
-static int cmp_node(const void *a, const void *b)
+/* LIBLINEAR wants ascending indices: an LSD radix sort by bytes (a vector holds ~100-300
+ * nodes; qsort's callbacks were ~5% of training) through the scratch's spare buffer */
+static int sort_nodes(cd_nlu_feat_scratch *s, size_t m, int max_index)
 {
-    int x = ((const struct feature_node *)a)->index, y = ((const struct feature_node *)b)->index;
-    return (x > y) - (x < y);
+    if (m < 2)
+        return 0;
+    if (m > s->tmp_cap) {
+        struct feature_node *p = realloc(s->tmp, m * sizeof(*p));
+        if (!p)
+            return -1;
+        s->tmp = p;
+        s->tmp_cap = m;
+    }
+    struct feature_node *a = s->out, *b = s->tmp;
+    for (unsigned shift = 0; shift < 32 && (max_index >> shift) > 0; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < m; i++)
+            cnt[((unsigned)a[i].index >> shift & 0xFF) + 1]++;
+        for (int k = 0; k < 256; k++)
+            cnt[k + 1] += cnt[k];
+        for (size_t i = 0; i < m; i++)
+            b[cnt[(unsigned)a[i].index >> shift & 0xFF]++] = a[i];
+        struct feature_node *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != s->out)
+        memcpy(s->out, a, m * sizeof(*a));
+    return 0;
 }
 
 int cd_nlu_feat_fit(cd_nlu_featurizer *f, const cd_nlu_tokens *docs, size_t n)
 {
     cd_nlu_feat_scratch s = {0};
     gram_ctx c = {f, f, &s};
-    size_t *df = NULL, df_cap = 0;
+    /* document frequency without sorting each document's ids: last[id] = the last document
+     * (+1) that counted id */
+    size_t *df = NULL, *last = NULL, df_cap = 0;
     int rc = -1;
     for (size_t d = 0; d < n; d++) {
         if (collect(&c, &docs[d]))
             goto out;
-        qsort(s.ids, s.n, sizeof(long), cmp_long);
         if (f->vocab.n > df_cap) {
             size_t cap = df_cap ? df_cap : 4096;
             while (cap < f->vocab.n)
@@ -217,13 +256,20 @@ int cd_nlu_feat_fit(cd_nlu_featurizer *f, const cd_nlu_tokens *docs, size_t n)
             size_t *p = realloc(df, cap * sizeof(*p));
             if (!p)
                 goto out;
-            memset(p + df_cap, 0, (cap - df_cap) * sizeof(*p));
             df = p;
+            size_t *q = realloc(last, cap * sizeof(*q));
+            if (!q)
+                goto out;
+            last = q;
+            memset(df + df_cap, 0, (cap - df_cap) * sizeof(*df));
+            memset(last + df_cap, 0, (cap - df_cap) * sizeof(*last));
             df_cap = cap;
         }
         for (size_t i = 0; i < s.n; i++)
-            if (!i || s.ids[i] != s.ids[i - 1])
+            if (last[s.ids[i]] != d + 1) {
+                last[s.ids[i]] = d + 1;
                 df[s.ids[i]]++;
+            }
     }
     f->idf = malloc((f->vocab.n ? f->vocab.n : 1) * sizeof(double));
     if (!f->idf)
@@ -233,6 +279,7 @@ int cd_nlu_feat_fit(cd_nlu_featurizer *f, const cd_nlu_tokens *docs, size_t n)
     rc = 0;
 out:
     free(df);
+    free(last);
     cd_nlu_feat_scratch_done(&s);
     return rc;
 }
@@ -242,6 +289,7 @@ long cd_nlu_feat_vector(const cd_nlu_featurizer *f, const cd_nlu_tokens *t, cd_n
     gram_ctx c = {NULL, f, s};
     if (collect(&c, t))
         return -1;
+    resolve(f, s);
     if (s->n + 1 > s->out_cap) {
         size_t cap = s->out_cap ? s->out_cap : 256;
         while (cap < s->n + 1)
@@ -262,8 +310,8 @@ long cd_nlu_feat_vector(const cd_nlu_featurizer *f, const cd_nlu_tokens *t, cd_n
     double sw = nw > 0 ? f->word_weight / sqrt(nw) : 0, sc = nc > 0 ? f->char_weight / sqrt(nc) : 0;
     for (size_t i = 0; i < m; i++)
         s->out[i].value *= i < mw ? sw : sc;
-    if (s->sorted) /* LIBLINEAR wants ascending indices */
-        qsort(s->out, m, sizeof(*s->out), cmp_node);
+    if (s->sorted && sort_nodes(s, m, (int)f->vocab.n + 1))
+        return -1;
     s->out[m].index = -1;
     s->out[m].value = 0;
     return (long)m;
@@ -276,6 +324,7 @@ void cd_nlu_feat_scratch_done(cd_nlu_feat_scratch *s)
     free(s->out);
     free(s->tab_id);
     free(s->tab_pos);
+    free(s->tmp);
     memset(s, 0, sizeof(*s));
 }
 

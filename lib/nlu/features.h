@@ -32,6 +32,8 @@ typedef struct {
     size_t gram_cap;
     struct feature_node *out;
     size_t out_cap;
+    struct feature_node *tmp; /* radix sort buffer */
+    size_t tmp_cap;
 } cd_nlu_feat_scratch;
 
 /* Build the vocabulary and idf from n tokenized training utterances. -1 on OOM. */

@@ -1,5 +1,6 @@
 /* Training and parsing: tokenizer → TF-IDF → LIBLINEAR intent classifier → fallback, and the
  * entity tagger. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +73,29 @@ static int copy_config(cd_nlu_config *dst, const cd_nlu_config *src)
     return 0;
 }
 
+/* The entity tagger needs only the tokens and intents, not the classifier: it trains on a
+ * second thread while the main one fits TF-IDF and LIBLINEAR. Both are deterministic (the
+ * tagger shuffles with its own seeded generator, LIBLINEAR with rand()), so the archive does
+ * not depend on the scheduling. */
+typedef struct {
+    const cd_nlu_data *d;
+    const cd_nlu_tokens *toks;
+    const int *y;
+    size_t n_intents;
+    int epochs;
+    unsigned seed;
+    cd_nlu_tagger *out;
+    cd_error_t err;
+} tagger_job;
+
+static void *tagger_run(void *arg)
+{
+    tagger_job *j = arg;
+    j->out = cd_nlu_tagger_train(j->d, j->toks, j->y, j->n_intents, j->epochs, j->seed, &j->err);
+    cd_nlu_tagger_thread_done();
+    return NULL;
+}
+
 cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
                            cd_error_t *err)
 {
@@ -87,6 +111,9 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     cd_nlu_feat_scratch s = {0};
     size_t n = d->n_examples;
     int ok = 0;
+    tagger_job tj = {0};
+    pthread_t tid;
+    bool threaded = false;
     if (!m || copy_config(&m->cfg, cfg)) {
         cd_error(err, CD_ERR_SYSTEM, 0, "out of memory");
         goto out;
@@ -106,6 +133,8 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
         const char *in = d->examples[i].intent;
         y[i] = in ? (int)find_intent(m->intents, m->n_intents, in) : -1;
     }
+    tj = (tagger_job){d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, NULL, {0}};
+    threaded = pthread_create(&tid, NULL, tagger_run, &tj) == 0;
     cd_nlu_tokens *xt = calloc(n + 1, sizeof(*xt));
     int *xy = calloc(n + 1, sizeof(*xy));
     if (!xt || !xy) {
@@ -140,9 +169,17 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     free(xy);
     if (rc)
         goto out;
-    m->tagger = cd_nlu_tagger_train(d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, err);
-    if (!m->tagger && err && err->kind != CD_ERR_NONE)
+    if (threaded) {
+        pthread_join(tid, NULL);
+        threaded = false;
+    } else
+        tagger_run(&tj);
+    m->tagger = tj.out;
+    tj.out = NULL;
+    if (tj.err.kind != CD_ERR_NONE) {
+        cd_error(err, tj.err.kind, tj.err.errnum, "%s", cd_error_msg(&tj.err));
         goto out;
+    }
     if (cd_nlu_model_build_meta(m, d, seed, err))
         goto out;
     ok = 1;
@@ -150,6 +187,10 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
 oom:
     cd_error(err, CD_ERR_SYSTEM, 0, "out of memory while training");
 out:
+    if (threaded) /* an early exit: the tagger still reads toks */
+        pthread_join(tid, NULL);
+    cd_nlu_tagger_free(tj.out);
+    cd_error_clear(&tj.err);
     if (toks)
         for (size_t i = 0; i < n; i++)
             cd_nlu_tokens_done(&toks[i]);
@@ -399,15 +440,10 @@ static bool put(json_t *o, const char *key, json_t *v)
     return v && json_object_set_new_nocheck(o, key, v) == 0;
 }
 
-/* Built with json_object_set_new rather than json_pack: parse output is the CLI's hot path
- * and json_pack's format parsing was ~10% of a `conductor-nlu parse` run. */
-json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
+/* appends r's entities to the array ents; -1 on OOM */
+static int entities_json(json_t *ents, const cd_nlu_parse_result *r)
 {
-    json_t *o = json_object(), *intent = json_object(), *ents = json_array(),
-           *ranking = json_array();
-    bool ok = o && intent && ents && ranking;
-    ok = ok && put(intent, "name", r->intent.name ? json_string(r->intent.name) : json_null()) &&
-         put(intent, "confidence", json_real(r->intent.name ? r->intent.confidence : 0.0));
+    bool ok = true;
     for (size_t i = 0; ok && i < r->n_entities; i++) {
         const cd_nlu_entity *e = &r->entities[i];
         json_t *x = json_object();
@@ -420,6 +456,19 @@ json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
              (!e->group || put(x, "group", json_string(e->group)));
         ok = json_array_append_new(ents, ok ? x : (json_decref(x), NULL)) == 0 && ok;
     }
+    return ok ? 0 : -1;
+}
+
+/* Built with json_object_set_new rather than json_pack: parse output is the CLI's hot path
+ * and json_pack's format parsing was ~10% of a `conductor-nlu parse` run. */
+json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
+{
+    json_t *o = json_object(), *intent = json_object(), *ents = json_array(),
+           *ranking = json_array();
+    bool ok = o && intent && ents && ranking;
+    ok = ok && put(intent, "name", r->intent.name ? json_string(r->intent.name) : json_null()) &&
+         put(intent, "confidence", json_real(r->intent.name ? r->intent.confidence : 0.0));
+    ok = ok && entities_json(ents, r) == 0;
     for (size_t i = 0; ok && i < r->n_ranking; i++) {
         json_t *x = json_object();
         ok = put(x, "name", json_string(r->ranking[i].name)) &&
@@ -436,4 +485,28 @@ json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
         return NULL;
     }
     return o;
+}
+
+/* Values are set in place, so the keys keep their order and the dump is the one a new object
+ * gives; only the entities are rebuilt (their number and keys vary). */
+int cd_nlu_parse_result_json_update(json_t *o, const cd_nlu_parse_result *r)
+{
+    json_t *text = json_object_get(o, "text"), *intent = json_object_get(o, "intent"),
+           *ents = json_object_get(o, "entities"), *rank = json_object_get(o, "intent_ranking");
+    json_t *name = json_object_get(intent, "name"), *conf = json_object_get(intent, "confidence");
+    if (!r->intent.name || !json_is_string(text) || !json_is_string(name) || !json_is_real(conf) ||
+        !json_is_array(ents) || !json_is_array(rank) || json_array_size(rank) != r->n_ranking)
+        return -1;
+    if (json_string_set(text, r->text ? r->text : "") || json_string_set(name, r->intent.name) ||
+        json_real_set(conf, r->intent.confidence) || json_array_clear(ents) ||
+        entities_json(ents, r))
+        return -1;
+    for (size_t i = 0; i < r->n_ranking; i++) {
+        json_t *x = json_array_get(rank, i);
+        json_t *n = json_object_get(x, "name"), *c = json_object_get(x, "confidence");
+        if (!json_is_string(n) || !json_is_real(c) || json_string_set(n, r->ranking[i].name) ||
+            json_real_set(c, r->ranking[i].confidence))
+            return -1;
+    }
+    return 0;
 }

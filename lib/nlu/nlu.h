@@ -177,5 +177,10 @@ void cd_nlu_parse_result_done(cd_nlu_parse_result *r);
 void cd_nlu_thread_done(void);
 /* Rasa's /model/parse shape: {text, intent{name,confidence}, intent_ranking, entities[]}. */
 json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r);
+/* Rewrites o, made by cd_nlu_parse_result_json, to describe r, reusing its objects (a caller
+ * printing many results skips building and freeing ~15 objects each). 0, or -1 when o does
+ * not fit (another ranking length, no intent) or memory ran out: o is then unspecified,
+ * build a new one. */
+int cd_nlu_parse_result_json_update(json_t *o, const cd_nlu_parse_result *r);
 
 #endif

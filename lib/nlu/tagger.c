@@ -17,6 +17,7 @@
 #define SEP_ROLE '\x1e'
 #define SEP_GROUP '\x1f'
 #define MAX_LABELS 4000 /* tags fit in uint16 */
+#define VW 4            /* floats per vector in the max-plus loops */
 
 struct cd_nlu_tagger {
     char **labels;
@@ -129,6 +130,8 @@ typedef struct {
     int *active, n_active;
     int *ent, n_ent, *ext, n_ext; /* active tags that may start / may end an entity span */
     float *xs;                    /* scores of the exiting tags at the previous token */
+    float *tx;  /* n_ent × n_ext: trans[ent[a]][ext[b]], contiguous for the max-plus loops */
+    float *txt; /* the same transposed, for the backward pass */
     int *y;
     size_t cap_n; /* tokens the n × T buffers hold, for cap_t tags */
     size_t cap_t; /* tags the per-tag buffers (active, ent, ext, xs) hold */
@@ -144,6 +147,8 @@ static void ws_done(dec_ws *w)
     free(w->ent);
     free(w->ext);
     free(w->xs);
+    free(w->tx);
+    free(w->txt);
     free(w->y);
     memset(w, 0, sizeof(*w));
 }
@@ -164,10 +169,16 @@ static int ws_reserve(dec_ws *w, size_t n, int T)
         int *ex = realloc(w->ext, t * sizeof(int));
         if (ex)
             w->ext = ex;
-        float *xs = realloc(w->xs, t * sizeof(float));
+        float *xs = realloc(w->xs, (t + VW) * sizeof(float));
         if (xs)
             w->xs = xs;
-        if (!ac || !en || !ex || !xs)
+        float *tx = realloc(w->tx, t * (t + VW) * sizeof(float));
+        if (tx)
+            w->tx = tx;
+        float *txt = realloc(w->txt, t * (t + VW) * sizeof(float));
+        if (txt)
+            w->txt = txt;
+        if (!ac || !en || !ex || !xs || !tx || !txt)
             return -1;
         w->cap_t = t;
         w->cap_n = 0; /* the n × T buffers are too small for the new T */
@@ -230,11 +241,64 @@ static void emissions(const cd_nlu_tagger *t, const uint32_t *fi, const size_t *
     }
 }
 
+/* ---- max-plus over rows padded to whole vectors -------------------------------------------- */
+
+/* GCC/Clang vector extensions: SIMD where the target has it, plain code elsewhere */
+typedef float vf __attribute__((vector_size(VW * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VW * sizeof(float))));
+
+static size_t padded(size_t n)
+{
+    return (n + VW - 1) / VW * VW;
+}
+
+/* max over k < n of a[k] + b[k]; n a multiple of VW, padding -INFINITY (never NaN: the rows
+ * hold finite weights) */
+static float maxplus(const float *a, const float *b, size_t n)
+{
+    vf m;
+    for (int k = 0; k < VW; k++)
+        m[k] = -INFINITY;
+    for (size_t k = 0; k < n; k += VW) {
+        vf x, y;
+        memcpy(&x, a + k, sizeof(x));
+        memcpy(&y, b + k, sizeof(y));
+        vf s = x + y;
+        vi gt = s > m;
+        m = (vf)((gt & (vi)s) | (~gt & (vi)m));
+    }
+    float best = m[0];
+    for (int k = 1; k < VW; k++)
+        best = m[k] > best ? m[k] : best;
+    return best;
+}
+
+/* The transitions from the exiting to the entering active tags, gathered once per utterance
+ * (training changes them between utterances) into rows padded with -INFINITY, so the
+ * per-token loops are whole-vector max-plus products. */
+static void gather_transitions(const cd_nlu_tagger *t, dec_ws *w)
+{
+    size_t T = (size_t)t->T, ne = (size_t)w->n_ent, nx = (size_t)w->n_ext;
+    size_t nep = padded(ne), nxp = padded(nx);
+    for (size_t a = 0; a < ne; a++) {
+        const float *tr = t->trans + (size_t)w->ent[a] * T;
+        for (size_t b = 0; b < nx; b++)
+            w->txt[b * nep + a] = w->tx[a * nxp + b] = tr[w->ext[b]];
+        for (size_t b = nx; b < nxp; b++)
+            w->tx[a * nxp + b] = -INFINITY;
+    }
+    for (size_t b = 0; b < nx; b++)
+        for (size_t a = ne; a < nep; a++)
+            w->txt[b * nep + a] = -INFINITY;
+}
+
 static void viterbi(const cd_nlu_tagger *t, size_t n, dec_ws *w)
 {
     size_t T = (size_t)t->T;
     const int *A = w->active, *E = w->ent, *X = w->ext;
     int na = w->n_active, ne = w->n_ent, nx = w->n_ext;
+    size_t nxp = padded((size_t)nx);
+    gather_transitions(t, w);
     for (int a = 0; a < na; a++) {
         int tg = A[a];
         w->delta[tg] = entering(tg) ? w->em[tg] + t->start[tg] : -INFINITY;
@@ -248,19 +312,16 @@ static void viterbi(const cd_nlu_tagger *t, size_t n, dec_ws *w)
         const float *e = w->em + i * T;
         for (int b = 0; b < nx; b++)
             xs_score[b] = dp[X[b]];
-        /* into O, B or U: from O, L or U */
+        for (size_t b = (size_t)nx; b < nxp; b++)
+            xs_score[b] = -INFINITY;
+        /* into O, B or U: from O, L or U; the first best, as a scalar scan would pick */
         for (int a = 0; a < ne; a++) {
             int tg = E[a];
-            const float *tr = t->trans + (size_t)tg * T;
-            float best = -INFINITY;
+            const float *tr = w->tx + (size_t)a * nxp;
+            float best = maxplus(xs_score, tr, nxp);
             int arg = 0;
-            for (int b = 0; b < nx; b++) {
-                float s = xs_score[b] + tr[X[b]];
-                if (s > best) {
-                    best = s;
-                    arg = b;
-                }
-            }
+            while (arg < nx - 1 && xs_score[arg] + tr[arg] != best)
+                arg++;
             d[tg] = best + e[tg];
             bk[tg] = (int16_t)X[arg];
         }
@@ -640,6 +701,31 @@ static long pair_index(const cd_nlu_tagger *t, uint32_t f, int tag)
     return -1;
 }
 
+/* Drops the (feature, tag) pairs the training never moved from zero and the features left
+ * without pairs: they add nothing to any score, and on SNIPS they are over half of the
+ * model, so the saved file, the feature table and every parse's lookups shrink. */
+static int prune(cd_nlu_tagger *t)
+{
+    size_t nq = 0, nf = 0, b = 0;
+    for (size_t f = 0; f < t->n_feat; f++) {
+        size_t e = t->off[f + 1], first = nq;
+        for (size_t p = b; p < e; p++)
+            if (t->pw[p] != 0) {
+                t->ptag[nq] = t->ptag[p];
+                t->pw[nq++] = t->pw[p];
+            }
+        if (nq > first) { /* nf <= f: the bounds still to be read are untouched */
+            t->fh[nf] = t->fh[f];
+            t->off[nf++] = (uint32_t)first;
+        }
+        b = e;
+    }
+    t->off[nf] = (uint32_t)nq;
+    t->n_feat = nf;
+    t->n_pairs = nq;
+    return table_build(t);
+}
+
 cd_nlu_tagger *cd_nlu_tagger_train(const cd_nlu_data *d, const cd_nlu_tokens *toks,
                                    const int *intent, size_t n_intents, int epochs,
                                    unsigned seed, cd_error_t *err)
@@ -750,6 +836,8 @@ cd_nlu_tagger *cd_nlu_tagger_train(const cd_nlu_data *d, const cd_nlu_tokens *to
         t->start[k] = (float)(t->start[k] - ut[T * T + k] / step);
         t->end[k] = (float)(t->end[k] - ut[T * T + T + k] / step);
     }
+    if (prune(t))
+        goto oom;
     ok = 1;
     goto out;
 oom:
@@ -830,35 +918,36 @@ static int add_entity(const cd_nlu_tagger *t, const char *text, const cd_nlu_tok
 }
 
 /* The backward half of max-marginals: beta[i][tag] = best score of any valid continuation
- * after (i, tag), transitions and emissions of tokens > i and the end score included. */
-static void backward(const cd_nlu_tagger *t, size_t n, dec_ws *w)
+ * after (i, tag), transitions and emissions of tokens > i and the end score included; for
+ * i >= first only (the confidences need the entities' tokens, the first one from there). */
+static void backward(const cd_nlu_tagger *t, size_t n, size_t first, dec_ws *w)
 {
     size_t T = (size_t)t->T;
     const int *A = w->active, *E = w->ent;
     int na = w->n_active, ne = w->n_ent;
-    float *bl = w->beta + (n - 1) * T;
+    float *bl = w->beta + (n - 1) * T, *v = w->xs; /* xs is free after viterbi */
+    size_t nep = padded((size_t)ne);
     for (int a = 0; a < na; a++)
         bl[A[a]] = exiting(A[a]) ? t->end[A[a]] : -INFINITY;
-    for (size_t i = n - 1; i-- > 0;) {
+    for (size_t i = n - 1; i-- > first;) {
         const float *bn = w->beta + (i + 1) * T, *en = w->em + (i + 1) * T;
         float *b = w->beta + i * T;
+        for (int k = 0; k < ne; k++)
+            v[k] = en[E[k]] + bn[E[k]];
+        for (size_t k = (size_t)ne; k < nep; k++)
+            v[k] = -INFINITY;
+        /* from an exiting tag: next is O, B or U (row bx of txt: its transitions to those) */
+        for (int bx = 0; bx < w->n_ext; bx++)
+            b[w->ext[bx]] = maxplus(w->txt + (size_t)bx * nep, v, nep);
+        /* from B or I: next is I or L of the same label */
         for (int a = 0; a < na; a++) {
             int tg = A[a];
-            float best = -INFINITY;
-            if (exiting(tg)) { /* next: O, B or U */
-                for (int k = 0; k < ne; k++) {
-                    int u = E[k];
-                    float s = t->trans[(size_t)u * T + (size_t)tg] + en[u] + bn[u];
-                    best = s > best ? s : best;
-                }
-            } else { /* next: I or L of the same label */
-                int i0 = 1 + 4 * label_of(tg) + K_I;
-                for (int u = i0; u <= i0 + 1; u++) {
-                    float s = t->trans[(size_t)u * T + (size_t)tg] + en[u] + bn[u];
-                    best = s > best ? s : best;
-                }
-            }
-            b[tg] = best;
+            if (exiting(tg))
+                continue;
+            int i0 = 1 + 4 * label_of(tg) + K_I;
+            float s0 = t->trans[(size_t)i0 * T + (size_t)tg] + en[i0] + bn[i0];
+            float s1 = t->trans[(size_t)(i0 + 1) * T + (size_t)tg] + en[i0 + 1] + bn[i0 + 1];
+            b[tg] = s1 > s0 ? s1 : s0;
         }
     }
 }
@@ -907,7 +996,10 @@ int cd_nlu_tagger_tag(const cd_nlu_tagger *t, const char *text, const cd_nlu_tok
         tls_fi = p;
         tls_fi_cap = c;
     }
-    /* keep known features only, re-basing the offsets */
+    /* keep known features only, re-basing the offsets; every slot is prefetched first so the
+     * table's cache misses overlap */
+    for (size_t k = 0; k < f->n; k++)
+        __builtin_prefetch(&t->slot[f->h[k] & (t->cap - 1)]);
     size_t m = 0;
     for (size_t i = 0; i < tok->n; i++) {
         size_t s = f->off[i];
@@ -922,11 +1014,11 @@ int cd_nlu_tagger_tag(const cd_nlu_tagger *t, const char *text, const cd_nlu_tok
     set_active(t, intent, w);
     emissions(t, tls_fi, f->off, tok->n, w);
     viterbi(t, tok->n, w);
-    bool any_entity = false;
-    for (size_t i = 0; i < tok->n; i++)
-        any_entity |= w->y[i] != 0;
-    if (any_entity)
-        backward(t, tok->n, w);
+    size_t first = 0;
+    while (first < tok->n && w->y[first] == 0)
+        first++;
+    if (first < tok->n)
+        backward(t, tok->n, first, w);
     for (size_t i = 0; i < tok->n; i++) {
         int y = w->y[i];
         if (kind(y) != K_B && kind(y) != K_U)

@@ -35,6 +35,15 @@ check "--text" 'grep -q "\"text\":\"from Garching to Hauptbahnhof\"" "$T/out2"'
 printf 'ok line\nbad \377 line\n' | "$B" parse --model "$T/a.tar.gz" > "$T/out3"; rc=$?
 check "invalid UTF-8 line: exit 1" '[ $rc -eq 1 ]'
 check "invalid UTF-8 line: error object in place" '[ "$(wc -l < "$T/out3")" -eq 2 ] && grep -q "\"error\"" "$T/out3"'
+# many lines, a bad one among them: several threads must give the one-thread output, in order
+for i in $(seq 1 700); do echo "when is train $i from Garching"; [ "$i" = 350 ] && printf 'bad \377\n'; done > "$T/many"
+"$B" parse --model "$T/a.tar.gz" --threads 1 < "$T/many" > "$T/t1"; rc1=$?
+"$B" parse --model "$T/a.tar.gz" --threads 3 < "$T/many" > "$T/t3"; rc3=$?
+check "--threads 3: same lines, same order as --threads 1" '[ "$(wc -l < "$T/t1")" -eq 701 ] && cmp -s "$T/t1" "$T/t3"'
+check "--threads: a bad line still exits 1" '[ $rc1 -eq 1 ] && [ $rc3 -eq 1 ]'
+check "--threads: line 351 is the error, in place" 'sed -n 351p "$T/t3" | grep -q "\"error\"" && sed -n 352p "$T/t3" | grep -q "train 351 from"'
+"$B" parse --model "$T/a.tar.gz" --threads 0 --text hi 2> "$T/err"; rc=$?
+check "--threads 0: exit 2 with a message" '[ $rc -eq 2 ] && grep -q "threads" "$T/err"'
 head -c 100 "$T/a.tar.gz" > "$T/trunc.tar.gz"
 "$B" parse --model "$T/trunc.tar.gz" --text hi 2> "$T/err"; rc=$?
 check "truncated model: exit 2 with a message" '[ $rc -eq 2 ] && grep -q "trunc.tar.gz" "$T/err"'

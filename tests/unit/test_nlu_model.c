@@ -184,8 +184,30 @@ static void test_parse_shape(const cd_nlu_model *m)
     ok(ce > 0 && ce <= 1, "confidence_entity in (0,1] (%g)", ce);
     ok(json_is_string(json_object_get(e, "extractor")), "extractor");
     ok(!json_object_get(e, "role"), "no role when none was predicted");
-    json_decref(j);
     cd_nlu_parse_result_done(&r);
+
+    /* updating that object in place prints exactly what a new object for the result prints
+     * (key order included), for results with fewer, more and no entities */
+    static const char *const next[] = {"send money from checking to savings", "hello there",
+                                       "book a flight to Paris", "get me a ticket to NYC tomorrow"};
+    for (size_t k = 0; k < sizeof(next) / sizeof(next[0]); k++) {
+        ok(cd_nlu_parse(m, next[k], &r, &err) == 0, "parse %s", next[k]);
+        json_t *fresh = cd_nlu_parse_result_json(&r);
+        ok(cd_nlu_parse_result_json_update(j, &r) == 0, "update in place for `%s`", next[k]);
+        char *a = json_dumps(j, JSON_COMPACT), *b = json_dumps(fresh, JSON_COMPACT);
+        ok(a && b && !strcmp(a, b), "updated dump == new dump for `%s`", next[k]);
+        free(a);
+        free(b);
+        json_decref(fresh);
+        cd_nlu_parse_result_done(&r);
+    }
+    json_t *other = json_pack("{s:s}", "text", "x");
+    ok(cd_nlu_parse(m, "hello", &r, &err) == 0 &&
+           cd_nlu_parse_result_json_update(other, &r) == -1,
+       "an object of another shape is refused");
+    json_decref(other);
+    cd_nlu_parse_result_done(&r);
+    json_decref(j);
 
     /* synonyms: annotated value and the synonyms section */
     ok(cd_nlu_parse(m, "get me a ticket to NYC tomorrow", &r, &err) == 0, "parse synonym");
