@@ -172,6 +172,21 @@ stop_one() {
     rm -f "$pidf"
 }
 
+# Podman 4.3 leaves an exec session's conmon behind when the session's container is removed
+# while the session is still attached (the engine tests and the exec fallback do that on
+# purpose). Such a conmon watches a bundle directory that no longer exists: it serves nothing,
+# so it is ended here; a conmon whose container still exists is left alone.
+reap_orphan_conmon() {
+    local p bundle n=0
+    for p in $(pgrep -x conmon); do
+        bundle=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | awk 'prev == "-b" { print; exit } { prev = $0 }')
+        if [ -n "$bundle" ] && [ ! -d "$bundle" ]; then
+            kill "$p" 2>/dev/null && n=$((n + 1))
+        fi
+    done
+    [ "$n" -eq 0 ] || log "ended $n orphaned conmon processes (their containers are gone)"
+}
+
 cmd=${1:-status}
 case "$cmd" in
 start)
@@ -200,6 +215,7 @@ stop)
     stop_one docker
     stop_one podman
     stop_one registry
+    reap_orphan_conmon
     rm -f "$RIG/env"
     log "stopped"
     ;;
