@@ -96,6 +96,33 @@ static void *tagger_run(void *arg)
     return NULL;
 }
 
+/* Rows [from, to) of the classifier's training matrix. The first half is vectorised on a
+ * helper thread while the main thread does the second: vectorising is on the path to
+ * LIBLINEAR's (one-threaded) solve, the tagger thread only fills the other core. */
+typedef struct {
+    const cd_nlu_featurizer *f;
+    const cd_nlu_tokens *xt;
+    struct feature_node **rows;
+    size_t from, to;
+    int rc;
+} rows_job;
+
+static void *rows_run(void *arg)
+{
+    rows_job *j = arg;
+    cd_nlu_feat_scratch s = {.sorted = 1};
+    j->rc = 0;
+    for (size_t i = j->from; i < j->to && !j->rc; i++) {
+        long k = cd_nlu_feat_vector(j->f, &j->xt[i], &s);
+        if (k < 0 || !(j->rows[i] = malloc(((size_t)k + 1) * sizeof(**j->rows))))
+            j->rc = -1;
+        else
+            memcpy(j->rows[i], s.out, ((size_t)k + 1) * sizeof(**j->rows));
+    }
+    cd_nlu_feat_scratch_done(&s);
+    return NULL;
+}
+
 cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
                            cd_error_t *err)
 {
@@ -108,7 +135,6 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     cd_nlu_tokens *toks = NULL;
     int *y = NULL;
     struct feature_node **rows = NULL;
-    cd_nlu_feat_scratch s = {0};
     size_t n = d->n_examples;
     int ok = 0;
     tagger_job tj = {0};
@@ -148,20 +174,23 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
             xy[nx++] = y[i];
         }
     init_featurizer(&m->feat, &m->cfg);
-    s.sorted = 1;
     if (cd_nlu_feat_fit(&m->feat, xt, nx)) {
         free(xt);
         free(xy);
         goto oom;
     }
-    for (size_t i = 0; i < nx; i++) {
-        long k = cd_nlu_feat_vector(&m->feat, &xt[i], &s);
-        if (k < 0 || !(rows[i] = malloc(((size_t)k + 1) * sizeof(**rows)))) {
-            free(xt);
-            free(xy);
-            goto oom;
-        }
-        memcpy(rows[i], s.out, ((size_t)k + 1) * sizeof(**rows));
+    rows_job half[2] = {{&m->feat, xt, rows, 0, nx / 2, 0}, {&m->feat, xt, rows, nx / 2, nx, 0}};
+    pthread_t rt;
+    bool rthreaded = nx >= 1000 && pthread_create(&rt, NULL, rows_run, &half[0]) == 0;
+    if (!rthreaded)
+        rows_run(&half[0]);
+    rows_run(&half[1]);
+    if (rthreaded)
+        pthread_join(rt, NULL);
+    if (half[0].rc || half[1].rc) {
+        free(xt);
+        free(xy);
+        goto oom;
     }
     free(xt);
     int rc = cd_nlu_clf_train(&m->clf, rows, xy, nx, (int)m->feat.vocab.n, (int)m->n_intents,
@@ -200,7 +229,6 @@ out:
     free(toks);
     free(rows);
     free(y);
-    cd_nlu_feat_scratch_done(&s);
     if (cfg == &defaults)
         cd_nlu_config_done(&defaults);
     if (!ok) {
