@@ -172,10 +172,10 @@ stop_one() {
     rm -f "$pidf"
 }
 
-# Podman 4.3 leaves an exec session's conmon behind when the session's container is removed
-# while the session is still attached (the engine tests and the exec fallback do that on
-# purpose). Such a conmon watches a bundle directory that no longer exists: it serves nothing,
-# so it is ended here; a conmon whose container still exists is left alone.
+# Podman keeps the conmon of every exec session made through its API alive for its
+# exit_command_delay (5 minutes) after the session ends (podman#15377, #20415), also when the
+# container is removed meanwhile: a suite run leaves ~80. One whose bundle directory is gone
+# serves nothing, so it is ended here; a conmon whose container still exists is left alone.
 reap_orphan_conmon() {
     local p bundle n=0
     for p in $(pgrep -x conmon); do
