@@ -16,37 +16,30 @@ static int key_eq(const cd_nlu_vocab *v, uint32_t id, const char *key, size_t le
     return v->off[id + 1] - v->off[id] == len && !memcmp(v->keys + v->off[id], key, len);
 }
 
-/* Parsing trusts the 64-bit hash (one cache miss per lookup instead of three; two of a
- * model's n-grams sharing a hash has odds of about n²/2⁶⁵, ~1e-9 for 200,000 n-grams). */
+/* The slot of hash h; with a key, also the key must match (adding), without one the hash is
+ * trusted (parsing: one cache miss per lookup instead of three; two of a model's n-grams
+ * sharing a hash has odds of about n²/2⁶⁵, ~1e-9 for 200,000 n-grams). */
+static long probe(const cd_nlu_vocab *v, uint64_t h, const char *key, size_t len)
+{
+    if (!v->cap)
+        return -1;
+    for (size_t i = h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
+        const cd_nlu_vocab_slot *s = &v->slots[i];
+        if (!s->id)
+            return -1;
+        if (s->h == h && (!key || key_eq(v, s->id - 1, key, len)))
+            return (long)(s->id - 1);
+    }
+}
+
 long cd_nlu_vocab_find(const cd_nlu_vocab *v, const char *key, size_t len)
 {
-    return cd_nlu_vocab_find_hash(v, cd_nlu_vocab_hash(key, len));
+    return probe(v, cd_nlu_vocab_hash(key, len), NULL, 0);
 }
 
 long cd_nlu_vocab_find_hash(const cd_nlu_vocab *v, uint64_t h)
 {
-    if (!v->cap)
-        return -1;
-    for (size_t i = h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
-        const cd_nlu_vocab_slot *s = &v->slots[i];
-        if (!s->id)
-            return -1;
-        if (s->h == h)
-            return (long)(s->id - 1);
-    }
-}
-
-static long find_exact(const cd_nlu_vocab *v, uint64_t h, const char *key, size_t len)
-{
-    if (!v->cap)
-        return -1;
-    for (size_t i = h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
-        const cd_nlu_vocab_slot *s = &v->slots[i];
-        if (!s->id)
-            return -1;
-        if (s->h == h && key_eq(v, s->id - 1, key, len))
-            return (long)(s->id - 1);
-    }
+    return probe(v, h, NULL, 0);
 }
 
 static int grow(cd_nlu_vocab *v)
@@ -72,7 +65,7 @@ static int grow(cd_nlu_vocab *v)
 long cd_nlu_vocab_add(cd_nlu_vocab *v, const char *key, size_t len)
 {
     uint64_t h = cd_nlu_vocab_hash(key, len);
-    long id = find_exact(v, h, key, len);
+    long id = probe(v, h, key, len);
     if (id >= 0)
         return id;
     if ((v->n + 1) * 2 > v->cap && grow(v))

@@ -73,6 +73,16 @@ static int copy_config(cd_nlu_config *dst, const cd_nlu_config *src)
     return 0;
 }
 
+/* fn(arg) on a new thread, or here when no thread can be made; true when a thread runs it
+ * (join it) */
+static bool beside(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    if (pthread_create(t, NULL, fn, arg) == 0)
+        return true;
+    fn(arg);
+    return false;
+}
+
 /* The entity tagger needs only the tokens and intents, not the classifier: it trains on a
  * second thread while the main one fits TF-IDF and LIBLINEAR. Both are deterministic (the
  * tagger shuffles with its own seeded generator, LIBLINEAR with rand()), so the archive does
@@ -160,7 +170,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
         y[i] = in ? (int)find_intent(m->intents, m->n_intents, in) : -1;
     }
     tj = (tagger_job){d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, NULL, {0}};
-    threaded = pthread_create(&tid, NULL, tagger_run, &tj) == 0;
+    threaded = beside(&tid, tagger_run, &tj);
     cd_nlu_tokens *xt = calloc(n + 1, sizeof(*xt));
     int *xy = calloc(n + 1, sizeof(*xy));
     if (!xt || !xy) {
@@ -181,9 +191,8 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     }
     rows_job half[2] = {{&m->feat, xt, rows, 0, nx / 2, 0}, {&m->feat, xt, rows, nx / 2, nx, 0}};
     pthread_t rt;
-    bool rthreaded = nx >= 1000 && pthread_create(&rt, NULL, rows_run, &half[0]) == 0;
-    if (!rthreaded)
-        rows_run(&half[0]);
+    /* a small set is not worth a thread */
+    bool rthreaded = nx >= 1000 ? beside(&rt, rows_run, &half[0]) : (rows_run(&half[0]), false);
     rows_run(&half[1]);
     if (rthreaded)
         pthread_join(rt, NULL);
@@ -201,8 +210,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     if (threaded) {
         pthread_join(tid, NULL);
         threaded = false;
-    } else
-        tagger_run(&tj);
+    }
     m->tagger = tj.out;
     tj.out = NULL;
     if (tj.err.kind != CD_ERR_NONE) {
