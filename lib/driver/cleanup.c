@@ -49,6 +49,31 @@ static bool labels_match(json_t *obj, const char *const *filter)
     return true;
 }
 
+/* Remove a container and return once it is gone. A removal someone else started (an admin,
+ * the engine's OOM path) answers 409 "already in progress" at once while the container still
+ * holds the job's volumes and network; wait for it, or removing those fails as "in use". */
+static int remove_container(cd_engine *e, const char *id, cd_error_t *err)
+{
+    if (cd_engine_container_remove(e, id, true, true, err) < 0)
+        return -1;
+    for (int i = 0; i < 600; i++) { /* 60 s: Docker gives a stopping container 10 s, then KILLs */
+        json_auto_t *info = NULL;
+        cd_error_t ie = {0};
+        int rc = cd_engine_container_inspect(e, id, &info, &ie);
+        if (rc < 0 && ie.kind == CD_ERR_NOTFOUND) {
+            cd_error_clear(&ie);
+            return 0;
+        }
+        if (rc < 0) {
+            *err = ie;
+            return -1;
+        }
+        usleep(100 * 1000);
+    }
+    return cd_error(err, CD_ERR_SYSTEM, ETIMEDOUT, "container %s: still being removed after 60 s",
+                    id);
+}
+
 int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_error_t *err)
 {
     cleanup_free char *name = cd_job_name(job, cfg, NULL);
@@ -71,11 +96,10 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
         json_array_foreach(list, i, c)
         {
             const char *id = json_string_value(json_object_get(c, "Id"));
-            if (id && labels_match(c, filter) &&
-                cd_engine_container_remove(e, id, true, true, &e1) < 0)
+            if (id && labels_match(c, filter) && remove_container(e, id, &e1) < 0)
                 note(&first, &e1);
         }
-        if (cd_engine_container_remove(e, name, true, true, &e1) < 0)
+        if (remove_container(e, name, &e1) < 0)
             note(&first, &e1);
 
         json_auto_t *nets = NULL;

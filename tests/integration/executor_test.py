@@ -338,7 +338,10 @@ def cleanup_env(h, d, project_id=42, token="emulatorR"):
 def t_container_gone(h):
     # The job container vanishes under a running stage (engine restarted, OOM, admin).
     conf = h.config()
-    d = h.job(script=["echo started", "sleep 30"])
+    # Thousands of files in the container's own layer make the engine's removal slow, so the
+    # stage fails (the agent is dead) while our DELETE is still deleting: cleanup must wait.
+    d = h.job(script=["mkdir /tmp/many && cd /tmp/many && seq 1 30000 | xargs touch",
+                      "echo started", "sleep 30"])
 
     def kill(emu):
         for _ in range(600):  # once the script has printed its first line
@@ -351,6 +354,8 @@ def t_container_gone(h):
     check("started" in res.log, "the script was running when the container went")
     check(res.status == "system_failure", f"container gone → system failure ({res.status}: "
           f"{res.message})")
+    # our DELETE may still be stopping the container when cleanup runs: cleanup waits for it
+    h.cleanup_ok(res)
     h.no_leftovers(d["id"])
 
 
