@@ -21,7 +21,7 @@
 #define F_CLF "components/intent_classifier.bin"
 #define F_TAG "components/entity_tagger.bin"
 #define MAGIC_FEAT "CDNLUFT1"
-#define MAGIC_CLF "CDNLUIC1"
+#define MAGIC_CLF "CDNLUIC2"
 
 /* ---- component files ---------------------------------------------------------------- */
 
@@ -97,7 +97,10 @@ static void clf_save(const cd_nlu_classifier *c, cd_nlu_wbuf *w)
     cd_nlu_w_u32(w, (uint32_t)c->n_feat);
     cd_nlu_w_u32(w, (uint32_t)c->prob_mode);
     cd_nlu_w_f64(w, c->scale);
-    size_t n = (size_t)(c->n_feat + 1) * (size_t)c->n_classes;
+    cd_nlu_w_u32(w, (uint32_t)c->n_rows);
+    for (int f = 0; f < c->n_feat; f++)
+        cd_nlu_w_u32(w, c->row[f]);
+    size_t n = (size_t)(c->n_rows + 1) * (size_t)c->n_classes;
     for (size_t i = 0; i < n; i++)
         cd_nlu_w_f32(w, c->w[i]);
 }
@@ -116,15 +119,27 @@ static int clf_load(cd_nlu_classifier *c, const unsigned char *buf, size_t len, 
         return cd_error(err, CD_ERR_DATA, 0,
                         "%s: %s does not match the metadata (%u classes, %u features)", name,
                         F_CLF, k, nf);
-    size_t n = ((size_t)nf + 1) * k;
-    if (r.left != n * 4)
+    uint32_t nr = cd_nlu_r_u32(&r);
+    if (r.bad || nr > nf || r.left < (size_t)nf * 4)
+        return cd_error(err, CD_ERR_DATA, 0, "%s: %s: %u weight rows for %u features", name,
+                        F_CLF, nr, nf);
+    size_t n = ((size_t)nr + 1) * k;
+    if (r.left != (size_t)nf * 4 + n * 4)
         return cd_error(err, CD_ERR_DATA, 0, "%s: %s: %zu bytes of weights, expected %zu", name,
-                        F_CLF, r.left, n * 4);
+                        F_CLF, r.left - (size_t)nf * 4, n * 4);
     c->n_classes = (int)k;
     c->n_feat = (int)nf;
+    c->n_rows = (int)nr;
     c->prob_mode = (int)pm;
-    if (!(c->w = malloc((n ? n : 1) * sizeof(float))))
+    if (!(c->row = malloc(((size_t)nf + 1) * sizeof(*c->row))) ||
+        !(c->w = malloc((n ? n : 1) * sizeof(float))))
         return cd_error(err, CD_ERR_SYSTEM, 0, "out of memory loading %s", name);
+    for (uint32_t f = 0; f < nf; f++)
+        if ((c->row[f] = cd_nlu_r_u32(&r)) >= nr)
+            return cd_error(err, CD_ERR_DATA, 0,
+                            "%s: %s: feature %u points at weight row %u of %u", name, F_CLF, f,
+                            c->row[f], nr);
+    c->row[nf] = nr; /* the bias */
     for (size_t i = 0; i < n; i++) {
         c->w[i] = cd_nlu_r_f32(&r);
         if (!isfinite(c->w[i]))

@@ -1,6 +1,7 @@
 #include "nlu/classifier.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
                      cd_error_t *err)
 {
     memset(c, 0, sizeof(*c));
+    /* every solver offered is L2-regularised, where merging duplicate columns is exact */
+    cd_nlu_colmerge cm;
     size_t nodes = 0;
     for (size_t i = 0; i < n; i++)
         for (const struct feature_node *p = x[i]; p->index != -1; p++)
@@ -24,24 +27,27 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
     double *yd = malloc(n * sizeof(*yd));
     struct model *m = NULL;
     int rc = -1;
-    if (!pool || !rows || !yd) {
+    bool merged = false;
+    if (!pool || !rows || !yd || cd_nlu_colmerge_build(&cm, x, n, n_feat)) {
         cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
         goto out;
     }
+    merged = true;
+    int n_in = cm.n_out; /* columns the solver sees */
     struct feature_node *q = pool;
     for (size_t i = 0; i < n; i++) {
         rows[i] = q;
         for (const struct feature_node *p = x[i]; p->index != -1; p++)
-            *q++ = *p;
-        *q++ = (struct feature_node){n_feat + 1, 1.0};
+            if (cm.lead[p->index] == p->index)
+                *q++ = (struct feature_node){cm.id[p->index], p->value * cm.scale[p->index]};
+        *q++ = (struct feature_node){n_in + 1, 1.0};
         *q++ = (struct feature_node){-1, 0};
         yd[i] = y[i];
     }
-    struct problem prob = {.l = (int)n, .n = n_feat + 1, .y = yd, .x = rows, .bias = 1.0};
+    struct problem prob = {.l = (int)n, .n = n_in + 1, .y = yd, .x = rows, .bias = 1.0};
     struct parameter par = {.solver_type = solver, .C = C, .p = 0.1};
     switch (solver) {
     case L2R_LR: case L2R_L2LOSS_SVC: par.eps = 0.01; break;
-    case L1R_LR: case L1R_L2LOSS_SVC: par.eps = 0.01; break;
     default: par.eps = 0.1; break;
     }
     const char *bad = check_parameter(&prob, &par);
@@ -58,32 +64,44 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
     }
     c->n_classes = n_classes;
     c->n_feat = n_feat;
-    c->prob_mode = solver == L2R_LR || solver == L2R_LR_DUAL || solver == L1R_LR ? CD_CLF_LOGISTIC
-                                                                                 : CD_CLF_SOFTMAX;
+    c->prob_mode = solver == L2R_LR || solver == L2R_LR_DUAL ? CD_CLF_LOGISTIC : CD_CLF_SOFTMAX;
     c->scale = 5.0;
-    c->w = calloc((size_t)(n_feat + 1) * (size_t)n_classes, sizeof(float));
-    if (!c->w) {
+    c->n_rows = n_in;
+    c->row = malloc(((size_t)n_feat + 1) * sizeof(*c->row));
+    c->w = calloc((size_t)(n_in + 1) * (size_t)n_classes, sizeof(float));
+    if (!c->row || !c->w) {
         cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
         goto out;
     }
-    /* LIBLINEAR: w[f * nr_w + k], labels in first-seen order; one column when 2 classes
-     * (except Crammer-Singer), positive for label[0]. */
+    /* LIBLINEAR: w[g * nr_w + k], labels in first-seen order; one column when 2 classes
+     * (except Crammer-Singer), positive for label[0]. A merged column's weight, shared out
+     * to each of its copies, is the row they all point to. */
     int nr_w = m->nr_class == 2 && solver != MCSVM_CS ? 1 : m->nr_class;
-    for (int f = 0; f < n_feat + 1; f++)
+    for (int f = 0; f <= n_feat; f++) {
+        if (f < n_feat && cm.lead[f + 1] != f + 1) {
+            c->row[f] = (uint32_t)cm.id[f + 1] - 1;
+            continue;
+        }
+        size_t g = f < n_feat ? (size_t)cm.id[f + 1] - 1 : (size_t)n_in;
+        double s = f < n_feat ? 1.0 / cm.scale[f + 1] : 1.0;
+        c->row[f] = (uint32_t)g;
         for (int k = 0; k < m->nr_class; k++) {
             int cls = m->label[k];
             double v;
             if (nr_w == 1)
-                v = k == 0 ? m->w[f] : -m->w[f];
+                v = k == 0 ? m->w[g] : -m->w[g];
             else
-                v = m->w[(size_t)f * (size_t)nr_w + (size_t)k];
-            c->w[(size_t)f * (size_t)n_classes + (size_t)cls] = (float)v;
+                v = m->w[g * (size_t)nr_w + (size_t)k];
+            c->w[g * (size_t)n_classes + (size_t)cls] = (float)(v * s);
         }
+    }
     /* a class absent from training (cannot happen via cd_nlu_train) keeps zero weights */
     rc = 0;
 out:
     if (m)
         free_and_destroy_model(&m);
+    if (merged)
+        cd_nlu_colmerge_done(&cm);
     free(pool);
     free(rows);
     free(yd);
@@ -110,24 +128,24 @@ void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *
     if (k > acc_cap) {
         float *p = realloc(acc, k * sizeof(*p));
         if (!p) { /* out of memory: the slow path, straight into dec */
-            const float *b = c->w + (size_t)c->n_feat * k;
+            const float *b = c->w + (size_t)c->n_rows * k;
             for (size_t j = 0; j < k; j++)
                 dec[j] = b[j];
             for (; x->index != -1; x++)
                 if (x->index >= 1 && x->index <= c->n_feat)
                     for (size_t j = 0; j < k; j++)
-                        dec[j] += x->value * c->w[(size_t)(x->index - 1) * k + j];
+                        dec[j] += x->value * c->w[(size_t)c->row[x->index - 1] * k + j];
             return;
         }
         acc = p;
         acc_cap = k;
     }
     float *a = acc;
-    memcpy(a, c->w + (size_t)c->n_feat * k, k * sizeof(float));
+    memcpy(a, c->w + (size_t)c->n_rows * k, k * sizeof(float));
     for (; x->index != -1; x++) {
         if (x->index < 1 || x->index > c->n_feat)
             continue;
-        const float *row = c->w + (size_t)(x->index - 1) * k;
+        const float *row = c->w + (size_t)c->row[x->index - 1] * k;
         float v = (float)x->value;
         for (size_t j = 0; j < k; j++)
             a[j] += v * row[j];
@@ -158,5 +176,6 @@ void cd_nlu_clf_probs(const cd_nlu_classifier *c, double *dec)
 void cd_nlu_clf_done(cd_nlu_classifier *c)
 {
     free(c->w);
+    free(c->row);
     memset(c, 0, sizeof(*c));
 }

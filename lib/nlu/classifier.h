@@ -7,6 +7,7 @@
 
 #include <linear.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/error.h"
 
@@ -14,7 +15,10 @@ enum { CD_CLF_SOFTMAX = 0, CD_CLF_LOGISTIC = 1 };
 
 typedef struct {
     int n_classes, n_feat; /* n_feat excludes the bias */
-    float *w;              /* (n_feat + 1) rows of n_classes; row n_feat is the bias */
+    int n_rows;            /* distinct weight rows: features equal in every training row
+                            * (classifier-merge.c) share one */
+    uint32_t *row;         /* feature (0-based) → its weight row */
+    float *w;              /* (n_rows + 1) rows of n_classes; row n_rows is the bias */
     int prob_mode;         /* CD_CLF_* */
     double scale;          /* softmax temperature⁻¹ */
 } cd_nlu_classifier;
@@ -25,6 +29,19 @@ typedef struct {
 int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const int *y, size_t n,
                      int n_feat, int n_classes, int solver, double C, unsigned seed,
                      cd_error_t *err);
+
+/* Columns equal in every training row, merged for the solver (classifier-merge.c). Indices
+ * are 1-based; entry 0 is unused. */
+typedef struct {
+    int n_out;     /* merged columns */
+    int *id;       /* column → its merged column */
+    int *lead;     /* column → the lowest column of its group (itself when alone) */
+    double *scale; /* column → sqrt(size of its group) */
+} cd_nlu_colmerge;
+
+int cd_nlu_colmerge_build(cd_nlu_colmerge *cm, struct feature_node *const *x, size_t n,
+                          int n_feat);
+void cd_nlu_colmerge_done(cd_nlu_colmerge *cm);
 
 /* decision values (n_classes) for x (terminated by index -1) */
 void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *x, double *dec);

@@ -11,7 +11,7 @@
 
 /* archive format id and version written to metadata.json; the loader refuses others */
 #define CD_NLU_MODEL_FORMAT "conductor-nlu-model"
-#define CD_NLU_MODEL_FORMAT_VERSION 1
+#define CD_NLU_MODEL_FORMAT_VERSION 2
 #define CD_NLU_FALLBACK_INTENT "nlu_fallback"
 #define CD_NLU_EXTRACTOR "ConductorCRFEntityExtractor"
 #define CD_NLU_RANKING_LENGTH 10
