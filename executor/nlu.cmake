@@ -12,6 +12,6 @@ if(CD_STATIC_NLU)
   target_link_options(conductor-nlu PRIVATE -static)
   target_link_libraries(conductor-nlu PRIVATE -Wl,--start-group
     -larchive -lnettle -lacl -llzma -lzstd -llz4 -lbz2 -lz -lxml2 -licuuc -licudata
-    -lyaml -ljansson -llinear -lblas -lgfortran -lquadmath -lstdc++ -lm -Wl,--end-group)
+    -lyaml -ljansson -lstemmer -llinear -lblas -lgfortran -lquadmath -lstdc++ -lm -Wl,--end-group)
 endif()
 install(TARGETS conductor-nlu RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

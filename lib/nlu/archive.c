@@ -20,7 +20,7 @@
 #define F_FEAT "components/features.bin"
 #define F_CLF "components/intent_classifier.bin"
 #define F_TAG "components/entity_tagger.bin"
-#define MAGIC_FEAT "CDNLUFT1"
+#define MAGIC_FEAT "CDNLUFT2"
 #define MAGIC_CLF "CDNLUIC2"
 
 /* ---- component files ---------------------------------------------------------------- */
@@ -33,6 +33,7 @@ static void feat_save(const cd_nlu_featurizer *f, cd_nlu_wbuf *w)
     cd_nlu_w_u32(w, (uint32_t)f->cmin);
     cd_nlu_w_u32(w, (uint32_t)f->cmax);
     cd_nlu_w_u32(w, (uint32_t)f->sublinear);
+    cd_nlu_w_str(w, f->stemmer, strlen(f->stemmer));
     cd_nlu_w_f64(w, f->word_weight);
     cd_nlu_w_f64(w, f->char_weight);
     cd_nlu_w_u32(w, (uint32_t)f->vocab.n);
@@ -56,6 +57,15 @@ static int feat_load(cd_nlu_featurizer *f, const unsigned char *buf, size_t len,
     f->cmin = (int)cd_nlu_r_u32(&r);
     f->cmax = (int)cd_nlu_r_u32(&r);
     f->sublinear = (int)cd_nlu_r_u32(&r);
+    uint32_t sl = cd_nlu_r_count(&r, 1);
+    const unsigned char *st = cd_nlu_r_bytes(&r, sl);
+    if (r.bad || sl >= sizeof(f->stemmer) || (st && memchr(st, 0, sl)))
+        return cd_error(err, CD_ERR_DATA, 0, "%s: %s: bad header", name, F_FEAT);
+    memcpy(f->stemmer, st ? (const char *)st : "", sl);
+    f->stemmer[sl] = 0;
+    if (sl && !cd_nlu_stemmer_known(f->stemmer))
+        return cd_error(err, CD_ERR_DATA, 0, "%s: the model stems words with Snowball's `%s`, "
+                        "which this build does not have", name, f->stemmer);
     f->word_weight = cd_nlu_r_f64(&r);
     f->char_weight = cd_nlu_r_f64(&r);
     uint32_t n = cd_nlu_r_count(&r, 12);

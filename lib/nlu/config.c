@@ -1,9 +1,11 @@
 /* A Rasa-like config.yml (subset) → cd_nlu_config, and the config as JSON for metadata.
  *
- *   language: en                        # accepted (tokenizer is language-independent)
+ *   language: en                        # the Snowball stemmer of the word n-grams, when there is
+ *                                       # one for it (else none); the tokenizer is the same
  *   pipeline:
  *   - name: WhitespaceTokenizer
- *   - name: CountVectorsFeaturizer      # analyzer: word | char_wb, min_ngram, max_ngram
+ *   - name: CountVectorsFeaturizer      # analyzer: word | char_wb, min_ngram, max_ngram,
+ *                                       # stem: true | false (word)
  *   - name: LinearIntentClassifier      # C, solver (or LogisticRegressionClassifier: C)
  *   - name: CRFEntityExtractor          # epochs (alias max_iterations)
  *   - name: EntitySynonymMapper
@@ -44,8 +46,8 @@ static const char *solver_name(int s)
 json_t *cd_nlu_config_to_json(const cd_nlu_config *c)
 {
     const char *sn = solver_name(c->intent_solver);
-    return json_pack("{s:[i,i], s:[i,i], s:b, s:{s:f, s:s}, s:{s:i}, s:{s:f, s:f}}",
-                     "word_ngrams", c->word_ngram_min, c->word_ngram_max,
+    return json_pack("{s:[i,i], s:s, s:[i,i], s:b, s:{s:f, s:s}, s:{s:i}, s:{s:f, s:f}}",
+                     "word_ngrams", c->word_ngram_min, c->word_ngram_max, "stemmer", c->stemmer,
                      "char_wb_ngrams", c->char_ngram_min, c->char_ngram_max,
                      "sublinear_tf", c->sublinear_tf,
                      "intent_classifier", "C", c->intent_c, "solver", sn ? sn : "?",
@@ -57,13 +59,13 @@ json_t *cd_nlu_config_to_json(const cd_nlu_config *c)
 int cd_nlu_config_from_json(const json_t *j, cd_nlu_config *c, cd_error_t *err)
 {
     cd_nlu_config_default(c);
-    const char *sn = NULL;
+    const char *sn = NULL, *stem = NULL;
     json_int_t wmin, wmax, cmin, cmax, ep;
     int sub;
     json_error_t je;
     if (json_unpack_ex((json_t *)j, &je, 0,
-                       "{s:[II], s:[II], s:b, s:{s:F, s:s}, s:{s:I}, s:{s:F, s:F}}",
-                       "word_ngrams", &wmin, &wmax, "char_wb_ngrams", &cmin, &cmax,
+                       "{s:[II], s:s, s:[II], s:b, s:{s:F, s:s}, s:{s:I}, s:{s:F, s:F}}",
+                       "word_ngrams", &wmin, &wmax, "stemmer", &stem, "char_wb_ngrams", &cmin, &cmax,
                        "sublinear_tf", &sub, "intent_classifier", "C", &c->intent_c, "solver",
                        &sn, "entity_tagger", "epochs", &ep, "fallback", "threshold",
                        &c->fallback_threshold, "ambiguity_threshold", &c->ambiguity_threshold))
@@ -73,6 +75,10 @@ int cd_nlu_config_from_json(const json_t *j, cd_nlu_config *c, cd_error_t *err)
     c->char_ngram_min = (int)cmin;
     c->char_ngram_max = (int)cmax;
     c->sublinear_tf = sub;
+    if (strlen(stem) >= sizeof(c->stemmer) || (*stem && !cd_nlu_stemmer_known(stem)))
+        return cd_error(err, CD_ERR_DATA, 0,
+                        "config in metadata.json: no Snowball stemmer `%.40s` in this build", stem);
+    snprintf(c->stemmer, sizeof(c->stemmer), "%s", stem);
     c->tagger_epochs = (int)ep;
     c->intent_solver = -1;
     for (size_t i = 0; i < sizeof(solvers) / sizeof(solvers[0]); i++)
@@ -142,7 +148,7 @@ static int get_num(ycx *y, const yaml_node_t *n, const char *key, double lo, dou
 }
 
 typedef struct {
-    bool saw_word, saw_char, saw_tagger, saw_featurizer;
+    bool saw_word, saw_char, saw_tagger, saw_featurizer, no_stem;
 } seen_t;
 
 static int component(ycx *y, const yaml_node_t *item, cd_nlu_config *c, seen_t *seen)
@@ -189,6 +195,12 @@ static int component(ycx *y, const yaml_node_t *item, cd_nlu_config *c, seen_t *
             analyzer = scalar(vn);
             if (!analyzer || (strcmp(analyzer, "word") && strcmp(analyzer, "char_wb")))
                 return yerr(y, vn, "%s", "`analyzer` must be `word` or `char_wb`");
+            r = 0;
+        } else if (featurizer && !strcmp(k, "stem")) {
+            const char *v = scalar(vn);
+            if (!v || (strcmp(v, "true") && strcmp(v, "false")))
+                return yerr(y, vn, "%s", "`stem` must be true or false");
+            seen->no_stem = !strcmp(v, "false");
             r = 0;
         } else if (featurizer && !strcmp(k, "min_ngram"))
             r = get_int(y, vn, k, 1, 16, &mn);
@@ -261,8 +273,16 @@ static int load_doc(ycx *y, cd_nlu_config *c)
         const char *k = scalar(kn);
         if (!k)
             return yerr(y, kn, "%s", "keys must be plain strings");
-        if (!strcmp(k, "language") || !strcmp(k, "recipe") || !strcmp(k, "assistant_id") ||
-            !strcmp(k, "policies"))
+        if (!strcmp(k, "language")) {
+            const char *lang = scalar(vn);
+            if (!lang)
+                return yerr(y, vn, "%s", "`language` must be a language code like en");
+            /* Rasa takes any code; a language Snowball has no stemmer for is not stemmed */
+            bool known = strlen(lang) < sizeof(c->stemmer) && cd_nlu_stemmer_known(lang);
+            snprintf(c->stemmer, sizeof(c->stemmer), "%s", known ? lang : "");
+            continue;
+        }
+        if (!strcmp(k, "recipe") || !strcmp(k, "assistant_id") || !strcmp(k, "policies"))
             continue; /* Rasa keys that do not change an NLU model here */
         if (strcmp(k, "pipeline"))
             return yerr(y, kn, "unknown key `%s` (expected language, recipe, assistant_id, "
@@ -276,6 +296,8 @@ static int load_doc(ycx *y, cd_nlu_config *c)
                 return -1;
     }
     (void)has_pipeline;
+    if (seen.no_stem)
+        c->stemmer[0] = 0;
     return 0;
 }
 

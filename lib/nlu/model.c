@@ -60,6 +60,7 @@ static void init_featurizer(cd_nlu_featurizer *f, const cd_nlu_config *cfg)
     f->cmin = cfg->char_ngram_min;
     f->cmax = cfg->char_ngram_max;
     f->sublinear = cfg->sublinear_tf;
+    snprintf(f->stemmer, sizeof(f->stemmer), "%s", cfg->stemmer);
     f->word_weight = 1.0;
     f->char_weight = 1.0;
 }

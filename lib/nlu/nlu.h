@@ -129,6 +129,7 @@ typedef struct {
     int word_ngram_min, word_ngram_max;   /* 1, 2 */
     int char_ngram_min, char_ngram_max;   /* 2, 5 (char_wb) */
     bool sublinear_tf;                    /* true */
+    char stemmer[24];                     /* word n-grams of Snowball stems: "english"; "" = off */
     double intent_c;                      /* LIBLINEAR C */
     int intent_solver;                    /* LIBLINEAR solver type */
     int tagger_epochs;

@@ -3,6 +3,7 @@
 cd_add_unit(nlu_model LIBS cd_nlu)
 cd_add_unit(nlu_model_shared LIBS cd_nlu)
 cd_add_unit(nlu_classifier LIBS cd_nlu)
+cd_add_unit(nlu_features LIBS cd_nlu)
 # the CLI end to end (exit codes, reproducible archives, JSON lines)
 if(TARGET conductor-nlu)
   cd_add_test(NAME unit/nlu_model_cli

@@ -516,6 +516,28 @@ static void test_config(void)
     cd_error_clear(&err);
     cd_nlu_config_done(&c);
 
+    /* the stemmer: English by default, from `language:`, none for a language Snowball lacks,
+     * off with `stem: false` */
+    cd_nlu_config_default(&c);
+    is_str(c.stemmer, "english", "English stems by default");
+    cd_nlu_config_done(&c);
+    write_file(p, "language: de\npipeline:\n- name: WhitespaceTokenizer\n");
+    ok(cd_nlu_config_load(p, &c, &err) == 0, "language: de loads");
+    is_str(c.stemmer, "de", "German stems for language: de");
+    cd_nlu_config_done(&c);
+    write_file(p, "language: zh\npipeline:\n- name: WhitespaceTokenizer\n");
+    ok(cd_nlu_config_load(p, &c, &err) == 0 && !c.stemmer[0], "no stems for language: zh");
+    cd_nlu_config_done(&c);
+    write_file(p, "language: en\npipeline:\n- name: CountVectorsFeaturizer\n  stem: false\n");
+    ok(cd_nlu_config_load(p, &c, &err) == 0 && !c.stemmer[0], "stem: false turns stems off");
+    ok(c.source_json && strstr(c.source_json, "\"stemmer\":\"\""), "metadata says no stemmer");
+    cd_nlu_config_done(&c);
+    write_file(p, "pipeline:\n- name: CountVectorsFeaturizer\n  stem: maybe\n");
+    ok(cd_nlu_config_load(p, &c, &err) < 0, "stem: maybe refused");
+    has_str(cd_error_msg(&err), ":3:9:", "at its line:col");
+    cd_error_clear(&err);
+    cd_nlu_config_done(&c);
+
     /* no entity extractor listed: no tagger */
     write_file(p, "pipeline:\n- name: WhitespaceTokenizer\n- name: LogisticRegressionClassifier\n");
     ok(cd_nlu_config_load(p, &c, &err) == 0 && c.tagger_epochs == 0, "tagger off when not listed");
