@@ -62,6 +62,7 @@ static const keydef global_keys[] = {
     G("image", "allowed_pull_policies", T_PULL_MASK, allowed_pull_policies),
     G("image", "allowed_images", T_LIST, allowed_images),
     G("image", "allowed_services", T_LIST, allowed_services),
+    G("image", "wait_for_services_timeout", T_DURATION, wait_for_services_s),
     G("limits", "memory", T_SIZE, memory_bytes),
     G("limits", "memory_swap", T_SWAP, memory_swap_bytes),
     G("limits", "cpus", T_CPUS, nano_cpus),
@@ -187,6 +188,7 @@ cd_config *cd_config_new(void)
     c->cache_enabled = true;
     c->volume_prefix = xdup("runner");
     c->max_job_age_s = 3 * 3600;
+    c->wait_for_services_s = 30; /* the docker executor's default */
     /* A team that asked for publishing expects the model in GitLab: a silent miss would
      * leave a green job without its paper trail. */
     c->publish_fail_job = true;

@@ -58,6 +58,7 @@ typedef struct {
     unsigned allowed_pull_policies; /* mask; default CD_PULL_ALL */
     char **allowed_images;          /* NULL-terminated glob list; NULL/empty = every image */
     char **allowed_services;        /* same for services */
+    int64_t wait_for_services_s;    /* how long prepare waits for services' ports; 0 = not */
 
     /* [limits]; 0 means "no limit" */
     int64_t memory_bytes;      /* "512m", "2g", plain bytes */

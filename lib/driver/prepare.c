@@ -17,9 +17,7 @@
 
 #define AGENT_START_TIMEOUT_MS 20000
 
-static void say(cd_driver_log_fn log, void *ud, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(cd_driver_log_fn log, void *ud, const char *fmt, ...)
+void cd_driver_say(cd_driver_log_fn log, void *ud, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,11 +53,11 @@ static int on_pull(const json_t *line, void *userdata)
     bool global = !id || !*id;
     /* Per-layer chatter is summarised every 10 s; one-off global messages are shown. */
     if (global && strncmp(status, "Copying ", 8) && pp->lines < 12) {
-        say(pp->log, pp->ud, "  %s", status);
+        cd_driver_say(pp->log, pp->ud, "  %s", status);
         pp->lines++;
     } else if (now - pp->last_progress >= 10 && pp->lines < 12) {
         if (pp->last_progress)
-            say(pp->log, pp->ud, "  ... %d layer(s) done so far", pp->layers_done);
+            cd_driver_say(pp->log, pp->ud, "  ... %d layer(s) done so far", pp->layers_done);
         pp->last_progress = now;
     }
     return 0;
@@ -93,8 +91,8 @@ static bool pull_error_is_jobs_fault(const cd_error_t *err)
     return false;
 }
 
-static int ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *ch,
-                        cd_driver_log_fn log, void *ud, json_t **ret_info, cd_error_t *err)
+int cd_driver_ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *ch,
+                            cd_driver_log_fn log, void *ud, json_t **ret_info, cd_error_t *err)
 {
     cd_error_t ierr = {0};
     int present = cd_engine_image_inspect(e, ch->name, ret_info, &ierr);
@@ -110,11 +108,11 @@ static int ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *
                             "image `%s` is not present on the engine and the pull policy is "
                             "`never`",
                             ch->name);
-        say(log, ud, "Using image %s (pull policy never)", ch->name);
+        cd_driver_say(log, ud, "Using image %s (pull policy never)", ch->name);
         return 0;
     }
     if (present == 0 && ch->policy == CD_PULL_IF_NOT_PRESENT) {
-        say(log, ud, "Using locally present image %s (pull policy if-not-present)", ch->name);
+        cd_driver_say(log, ud, "Using locally present image %s (pull policy if-not-present)", ch->name);
         return 0;
     }
     json_decref(*ret_info);
@@ -127,7 +125,7 @@ static int ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *
         auth.password = cred->password;
         auth.serveraddress = cred->registry;
     }
-    say(log, ud, "Pulling image %s (pull policy %s%s)...", ch->name,
+    cd_driver_say(log, ud, "Pulling image %s (pull policy %s%s)...", ch->name,
         cd_pull_policy_name(ch->policy), cred ? ", with registry credentials" : "");
     pull_progress pp = {.log = log, .ud = ud};
     cd_error_t perr = {0};
@@ -143,7 +141,7 @@ static int ensure_image(cd_engine *e, const cd_job *job, const cd_image_choice *
         err->kind = CD_ERR_SYSTEM;
         return cd_error_wrap(err, "inspect the pulled image `%s`", ch->name);
     }
-    say(log, ud, "Pulled %s", ch->name);
+    cd_driver_say(log, ud, "Pulled %s", ch->name);
     return 0;
 }
 
@@ -321,7 +319,7 @@ int cd_driver_prepare(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
 
     if (cd_driver_toolbox(cfg, &toolbox, err) < 0)
         goto fail;
-    if (ensure_image(e, job, &ch, log, ud, &info, err) < 0)
+    if (cd_driver_ensure_image(e, job, &ch, log, ud, &info, err) < 0)
         goto fail;
 
     /* A retried prepare may find the previous attempt's leftovers: start from nothing. */
@@ -364,6 +362,13 @@ int cd_driver_prepare(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
             goto fail;
     }
 
+    /* the engines' own networks (and another container's) take no aliases */
+    bool builtin = !strcmp(network, "host") || !strcmp(network, "none") ||
+                   !strcmp(network, "bridge") || !strcmp(network, "default") ||
+                   !strcmp(network, "podman") || !strncmp(network, "container:", 10);
+    if (cd_driver_services_start(e, cfg, job, network, !builtin, log, ud, err) < 0)
+        goto fail;
+
     spec =
         container_spec(cfg, job, ch.name, info, toolbox, run_dir, builds_vol, cache_vol, network);
     if (cd_engine_container_create(e, name, spec, &id, err) < 0 ||
@@ -371,7 +376,7 @@ int cd_driver_prepare(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
         goto fail;
     if (wait_agent(e, name, run_dir, err) < 0)
         goto fail;
-    say(log, ud, "Job container %s is up (image %s, network %s)", name, ch.name, network);
+    cd_driver_say(log, ud, "Job container %s is up (image %s, network %s)", name, ch.name, network);
     rc = 0;
 fail:
     strv_free(vlabels);

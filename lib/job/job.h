@@ -160,6 +160,9 @@ typedef struct {
 } cd_image_choice;
 int cd_job_pick_image(const cd_job *job, const cd_config *cfg, cd_image_choice *out,
                       cd_error_t *err);
+/* The same for job->services[i]: allowed_services (a BUILD error naming it), pull policy. */
+int cd_job_pick_service(const cd_job *job, size_t i, const cd_config *cfg, cd_image_choice *out,
+                        cd_error_t *err);
 
 /* ---- registry auth ----
  * The registry host an image reference pulls from: "docker.io" for "alpine",

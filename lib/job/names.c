@@ -142,6 +142,44 @@ json_t *cd_job_label_filter(const cd_job *job)
     return json_pack("{s:[s,s]}", "label", a, b);
 }
 
+/* The first of the pull policies a job asks for (mask) that the admin allows; asking only for
+ * others is the job's fault, as in the docker executor. Nothing asked: the config's. */
+static int pick_policy(unsigned asked, const cd_config *cfg, cd_pull_policy *out, cd_error_t *err)
+{
+    *out = cfg->pull_policy;
+    if (!asked)
+        return 0;
+    if (asked & ~cfg->allowed_pull_policies) {
+        char a[64] = "", b[64] = "";
+        for (unsigned bit = 1; bit <= CD_PULL_NEVER; bit <<= 1) {
+            if (asked & bit)
+                snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", *a ? ", " : "",
+                         cd_pull_policy_name((cd_pull_policy)bit));
+            if (cfg->allowed_pull_policies & bit)
+                snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s", *b ? ", " : "",
+                         cd_pull_policy_name((cd_pull_policy)bit));
+        }
+        return cd_error(err, CD_ERR_BUILD, 0,
+                        "pull_policy ([%s]) defined in the job is not one of the "
+                        "allowed_pull_policies ([%s])",
+                        a, b);
+    }
+    for (unsigned bit = 1; bit <= CD_PULL_NEVER; bit <<= 1)
+        if (asked & bit) {
+            *out = (cd_pull_policy)bit;
+            break;
+        }
+    return 0;
+}
+
+static void glob_list(char *const *globs, char *list, size_t cap)
+{
+    size_t used = 0;
+    list[0] = 0;
+    for (char *const *g = globs; g && *g && used < cap - 1; g++)
+        used += (size_t)snprintf(list + used, cap - used, "%s%s", used ? ", " : "", *g);
+}
+
 int cd_job_pick_image(const cd_job *job, const cd_config *cfg, cd_image_choice *out,
                       cd_error_t *err)
 {
@@ -160,40 +198,37 @@ int cd_job_pick_image(const cd_job *job, const cd_config *cfg, cd_image_choice *
     /* as in the docker executor, the admin's own default is always allowed */
     if (from_job && !(cfg->default_image && strcmp(name, cfg->default_image) == 0) &&
         !cd_config_image_allowed(cfg, name)) {
-        char list[512] = "";
-        size_t used = 0;
-        for (char **g = cfg->allowed_images; g && *g && used < sizeof(list) - 1; g++)
-            used +=
-                (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *g);
+        char list[512];
+        glob_list(cfg->allowed_images, list, sizeof list);
         return cd_error(err, CD_ERR_BUILD, 0,
                         "image `%s` is not allowed by the executor config (allowed_images: %s)",
                         name, list);
     }
-    cd_pull_policy policy = cfg->pull_policy;
-    unsigned asked = job->image.pull_policies;
-    if (asked) {
-        if (asked & ~cfg->allowed_pull_policies) {
-            char a[64] = "", b[64] = "";
-            for (unsigned bit = 1; bit <= CD_PULL_NEVER; bit <<= 1) {
-                if (asked & bit)
-                    snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", *a ? ", " : "",
-                             cd_pull_policy_name((cd_pull_policy)bit));
-                if (cfg->allowed_pull_policies & bit)
-                    snprintf(b + strlen(b), sizeof(b) - strlen(b), "%s%s", *b ? ", " : "",
-                             cd_pull_policy_name((cd_pull_policy)bit));
-            }
-            return cd_error(err, CD_ERR_BUILD, 0,
-                            "pull_policy ([%s]) defined in the job is not one of the "
-                            "allowed_pull_policies ([%s])",
-                            a, b);
-        }
-        for (unsigned bit = 1; bit <= CD_PULL_NEVER; bit <<= 1)
-            if (asked & bit) {
-                policy = (cd_pull_policy)bit;
-                break;
-            }
-    }
+    cd_pull_policy policy;
+    if (pick_policy(job->image.pull_policies, cfg, &policy, err) < 0)
+        return -1;
     *out = (cd_image_choice){.name = name, .policy = policy, .from_job = from_job};
+    return 0;
+}
+
+int cd_job_pick_service(const cd_job *job, size_t i, const cd_config *cfg, cd_image_choice *out,
+                        cd_error_t *err)
+{
+    const cd_job_image *svc = &job->services[i];
+    if (!svc->name || !*svc->name)
+        return cd_error(err, CD_ERR_BUILD, 0, "service %zu of the job has no image name", i + 1);
+    if (!cd_config_service_allowed(cfg, svc->name)) {
+        char list[512];
+        glob_list(cfg->allowed_services, list, sizeof list);
+        return cd_error(err, CD_ERR_BUILD, 0,
+                        "service `%s` is not allowed by the executor config (allowed_services: "
+                        "%s)",
+                        svc->name, list);
+    }
+    cd_pull_policy policy;
+    if (pick_policy(svc->pull_policies, cfg, &policy, err) < 0)
+        return -1;
+    *out = (cd_image_choice){.name = svc->name, .policy = policy, .from_job = true};
     return 0;
 }
 

@@ -181,13 +181,15 @@ class Harness:
                 skip(f"{p} is not built")
         self.helper = os.path.join(SRC, "tests", "runner", "gitlab-runner")
 
-    def config(self, endpoint=None, extra=""):
+    def config(self, endpoint=None, extra="", network="none", image_extra=""):
+        """network=None: the per-job network (services need it)."""
         path = os.path.join(self.tmp, f"conductor-{random.randrange(1 << 30)}.conf")
         helper = f'gitlab_runner = "{self.helper}"\n' if os.path.exists(self.helper) else ""
+        net = f'network_mode = "{network}"\n' if network else ""
         with open(path, "w") as f:
             f.write(f'[engine]\nendpoint = "unix://{endpoint or self.sock}"\n'
-                    f'[image]\ndefault = "{self.busybox}"\n'
-                    f'[security]\nnetwork_mode = "none"\n'
+                    f'[image]\ndefault = "{self.busybox}"\n{image_extra}'
+                    f'[security]\n{net}'
                     f'[helper]\n{helper}'
                     f'[limits]\nmemory = "512m"\npids = 512\n' + extra)
         return path
@@ -486,6 +488,60 @@ def t_never_policy(h):
     h.no_leftovers(d2["id"])
 
 
+def service_image(h):
+    """busybox with EXPOSE 8080, committed on this engine (the rig imports plain rootfs
+    tarballs, which expose nothing): what prepare waits for."""
+    name = "localhost/conductor-svc:test"
+    code, _ = api(h.sock, "GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
+    if code == 200:
+        return name
+    code, body = api(h.sock, "POST", "/containers/create",
+                     {"Image": h.busybox, "Cmd": ["true"]})
+    check(code == 201, f"a container to commit ({code} {str(body)[:200]})")
+    cid = body["Id"]
+    q = urllib.parse.urlencode([("container", cid), ("repo", "localhost/conductor-svc"),
+                                ("tag", "test"), ("changes", "EXPOSE 8080")])
+    code, body = api(h.sock, "POST", f"/commit?{q}", {})  # Podman wants a (container) body
+    api(h.sock, "DELETE", f"/containers/{cid}?force=true")
+    check(code in (200, 201), f"service image committed ({code} {str(body)[:200]})")
+    return name
+
+
+def t_services(h):
+    img = service_image(h)
+    conf = h.config(network=None)
+    # the service serves its own environment; the job reads it by alias and by image name
+    cmd = ["sh", "-c", "sleep 1; mkdir -p /w && env > /w/env && exec httpd -f -p 8080 -h /w"]
+    d = h.job(services=[{"name": img, "alias": "web", "command": cmd,
+                         "variables": {"SVC_GREETING": "hello-$CI_JOB_STAGE-svc"}}],
+              variables={"JOB_SECRET": {"value": "s3cr3t-job-value", "masked": True}},
+              script=["wget -qO- http://web:8080/env | grep SVC_GREETING",
+                      "n=$(wget -qO- http://web:8080/env | grep -c -e JOB_SECRET -e CI_JOB_TOKEN || true)"
+                      "; echo job-vars-in-service=$n",
+                      "wget -qO- http://localhost-conductor-svc:8080/env >/dev/null "
+                      "&& echo by-image-name-ok"])
+    res = h.run(conf, d)
+    if res.status != "success":
+        print("# " + res.log.replace("\n", "\n# ")[-3000:])
+    check(res.status == "success", f"job with a service succeeds ({res.status}: {res.message})")
+    check("SVC_GREETING=hello-" in res.log, "the service got its own variables, reached by alias")
+    check("job-vars-in-service=0" in res.log,
+          "no job variable (token, masked secret) reached the service")
+    check("by-image-name-ok" in res.log, "reachable by the image-name alias too")
+    check(f"Service {img} is up" in res.log, "prepare waited for the exposed port")
+    h.cleanup_ok(res)
+    h.no_leftovers(d["id"])
+
+    # an allow-list that does not match is the job's fault, named in the message
+    conf2 = h.config(network=None, image_extra='allowed_services = "docker.io/library/*"\n')
+    d2 = h.job(services=[img], script=["echo should-not-run"])
+    res2 = h.run(conf2, d2)
+    check(res2.status == "failed" and "allowed_services" in res2.log,
+          f"disallowed service → build failure naming allowed_services ({res2.status})")
+    check("should-not-run" not in res2.log, "the job did not run")
+    h.no_leftovers(d2["id"])
+
+
 def t_registry(h):
     reg = h.env.get("CD_TEST_REGISTRY")
     user, pw = h.env.get("CD_TEST_REGISTRY_USER"), h.env.get("CD_TEST_REGISTRY_PASSWORD")
@@ -730,6 +786,7 @@ SCENARIOS = {
     "gc_doctor": t_gc_doctor,
     "success": t_success, "failing": t_failing, "engine_gone": t_engine_gone,
     "container_gone": t_container_gone, "cancel": t_cancel, "timeout": t_timeout,
+    "services": t_services,
     "prepare_retry": t_prepare_retry, "missing_image": t_missing_image,
     "never_policy": t_never_policy, "registry": t_registry, "helper_job": t_helper_job,
     "concurrent": t_concurrent, "secret": t_secret, "exec_fallback": t_exec_fallback,
