@@ -86,6 +86,11 @@ int cd_cmd_doctor(int argc, char **argv)
                   "engine speaks %s, the stage programs use %s "
                   "(set [engine] api_version)",
                   api, want);
+        else if (api_number(api) > api_number(want) && !cfg->engine_api_version)
+            check("ok", "api version",
+                  "%s (stage programs ask with %s first; the engine refuses it and they move to "
+                  "its minimum)",
+                  api, want);
         else
             check("ok", "api version", "%s (stage programs use %s)", api, want);
         bool remote = endpoint && strncmp(endpoint, "unix://", 7);

@@ -70,6 +70,8 @@ void cd_xfer_unpause(cd_xfer *x);
 int cd_xfer_finish(cd_xfer *x, cd_error_t *err);
 /* begin + step until done + finish. */
 int cd_xfer_run(cd_engine *e, cd_xfer *x, cd_error_t *err);
+/* "1.41" → comparable number, -1 when not "N.N" */
+long cd_engine_version_num(const char *v);
 void cd_xfer_done(cd_xfer *x);
 
 /* Apply the options every handle needs (socket, TLS, timeouts, error buffer, debug, cloexec). */

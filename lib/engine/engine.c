@@ -128,7 +128,7 @@ static int parse_endpoint(cd_engine *e, const char *ep, const cd_engine_options 
 }
 
 /* "1.41" → 141-ish comparable number; -1 if not "N.N". */
-static long version_num(const char *v)
+long cd_engine_version_num(const char *v)
 {
     char *end;
     errno = 0;
@@ -149,17 +149,20 @@ static int negotiate(cd_engine *e, cd_error_t *err)
     if (cd_engine_request(e, "GET", "/version", NULL, &v, err) < 0)
         return cd_error_wrap(err, "engine `%s`", e->endpoint);
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
-    if (!api || version_num(api) < 0)
+    if (!api || cd_engine_version_num(api) < 0)
         return cd_engine_fail(err, CD_ERR_SYSTEM, EPROTO,
                               "engine `%s`: GET /version: no valid ApiVersion in the reply",
                               e->endpoint);
     const char *min = json_string_value(json_object_get(v, "MinAPIVersion"));
-    if (min && version_num(min) > version_num(CD_ENGINE_API_VERSION_MAX))
+    if (min && cd_engine_version_num(min) > cd_engine_version_num(CD_ENGINE_API_VERSION_NEWEST))
         return cd_engine_fail(err, CD_ERR_SYSTEM, 0,
                               "engine `%s`: needs API version %s or newer, we speak up to %s",
-                              e->endpoint, min, CD_ENGINE_API_VERSION_MAX);
-    const char *use =
-        version_num(api) < version_num(CD_ENGINE_API_VERSION_MAX) ? api : CD_ENGINE_API_VERSION_MAX;
+                              e->endpoint, min, CD_ENGINE_API_VERSION_NEWEST);
+    const char *use = cd_engine_version_num(api) < cd_engine_version_num(CD_ENGINE_API_VERSION_MAX)
+                          ? api
+                          : CD_ENGINE_API_VERSION_MAX;
+    if (min && cd_engine_version_num(min) > cd_engine_version_num(use))
+        use = min; /* Docker 29: 1.44 at least */
     snprintf(e->api_version, sizeof(e->api_version), "%s", use);
 
     const char *name = NULL;
@@ -215,7 +218,7 @@ cd_engine *cd_engine_open(const cd_engine_options *opts, cd_error_t *err)
         return cd_engine_close(e);
     }
     if (o->api_version) {
-        if (version_num(o->api_version) < 0) {
+        if (cd_engine_version_num(o->api_version) < 0) {
             cd_engine_fail(err, CD_ERR_USAGE, 0, "bad API version `%s`", o->api_version);
             return cd_engine_close(e);
         }

@@ -35,8 +35,12 @@
 
 typedef struct cd_engine cd_engine;
 
-/* Highest API version we speak; negotiation picks min(server ApiVersion, this). */
+/* The API version we speak by default; negotiation picks min(server ApiVersion, this). An
+ * engine that refuses it as too old (Docker 29 wants 1.44 or newer) gets the minimum it
+ * names, up to CD_ENGINE_API_VERSION_NEWEST: our requests use nothing those versions
+ * changed or removed. */
 #define CD_ENGINE_API_VERSION_MAX "1.41"
+#define CD_ENGINE_API_VERSION_NEWEST "1.52"
 
 typedef enum {
     CD_ENGINE_UNKNOWN = 0,

@@ -335,7 +335,35 @@ int cd_xfer_finish(cd_xfer *x, cd_error_t *err)
     return r;
 }
 
-int cd_xfer_run(cd_engine *e, cd_xfer *x, cd_error_t *err)
+/* Docker refuses an API version below its minimum before it reads the request, with
+ * 400 "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade
+ * your client to a newer version" (Docker 29 raised it to 1.44). Switch to the version it
+ * names when we speak it; true when the request should be sent again. */
+static bool adopt_min_version(cd_engine *e, const cd_error_t *err)
+{
+    static const char key[] = "Minimum supported API version is ";
+    const char *p = err->status == 400 && err->msg ? strstr(err->msg, key) : NULL;
+    if (!p || !strstr(err->msg, "is too old"))
+        return false;
+    p += sizeof(key) - 1;
+    char v[16];
+    size_t n = strspn(p, "0123456789.");
+    if (n == 0 || n >= sizeof(v))
+        return false;
+    memcpy(v, p, n);
+    v[n] = 0;
+    if (v[n - 1] == '.') /* the sentence's full stop */
+        v[n - 1] = 0;
+    long want = cd_engine_version_num(v);
+    if (want <= cd_engine_version_num(e->api_version) ||
+        want > cd_engine_version_num(CD_ENGINE_API_VERSION_NEWEST))
+        return false;
+    cd_debug("engine %s wants API %s or newer; using %s", e->endpoint, v, v);
+    snprintf(e->api_version, sizeof(e->api_version), "%s", v);
+    return true;
+}
+
+static int xfer_once(cd_engine *e, cd_xfer *x, cd_error_t *err)
 {
     if (cd_xfer_begin(e, x, err) < 0) {
         cd_xfer_done(x);
@@ -348,6 +376,24 @@ int cd_xfer_run(cd_engine *e, cd_xfer *x, cd_error_t *err)
         }
     }
     return cd_xfer_finish(x, err);
+}
+
+int cd_xfer_run(cd_engine *e, cd_xfer *x, cd_error_t *err)
+{
+    cd_error_t e1 = {0};
+    int r = xfer_once(e, x, &e1);
+    if (r < 0 && adopt_min_version(e, &e1) &&
+        (x->upload_fd < 0 || lseek(x->upload_fd, 0, SEEK_SET) == 0)) {
+        cd_error_clear(&e1);
+        r = xfer_once(e, x, &e1);
+    }
+    if (r < 0) {
+        if (err && !err->msg)
+            *err = e1;
+        else
+            cd_error_clear(&e1);
+    }
+    return r;
 }
 
 int cd_engine_request(cd_engine *e, const char *method, const char *path, const json_t *body,

@@ -252,8 +252,12 @@ if SOCK.startswith("tcp:"):
     os.rename(SOCK[4:] + ".tmp", SOCK[4:])
     SOCK = SOCK[4:]
 else:
-    if os.path.exists(SOCK):
-        os.unlink(SOCK)
-    srv = Server(SOCK, Handler)
+    # bind and listen under another name, then rename: the client waits for SOCK to exist,
+    # and a socket that exists before listen() refuses connections (seen on a loaded CI host)
+    for p in (SOCK, SOCK + ".tmp"):
+        if os.path.exists(p):
+            os.unlink(p)
+    srv = Server(SOCK + ".tmp", Handler)
+    os.rename(SOCK + ".tmp", SOCK)
 log("ready")
 srv.serve_forever()

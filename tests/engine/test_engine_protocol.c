@@ -132,6 +132,41 @@ static void scenario_version(void)
     fake_stop_and_check();
 }
 
+/* ---- an engine whose minimum API version is above ours (Docker 29: 1.44) ---- */
+static void scenario_apiversion(void)
+{
+    cd_error_t err = {0};
+    cd_engine *e = open_forced("1.41", &err);
+    json_t *l = NULL;
+    is_int(cd_engine_container_list(e, NULL, &l, &err), 0,
+           "refused as too old: sent again with the engine's minimum");
+    is_int(json_array_size(l), 1, "... and its answer used");
+    json_decref(l);
+    is_str(cd_engine_api_version(e), "1.44", "the engine's minimum is kept");
+    is_int(cd_engine_container_remove(e, "c1", true, true, &err), 0, "later requests use it");
+    cd_engine_close(e);
+
+    e = open_forced("1.41", &err);
+    is_int(cd_engine_container_list(e, NULL, &l, &err), -1, "a minimum above what we speak");
+    has_str(err.msg, "HTTP 400: client version 1.41 is too old. Minimum supported API version "
+                     "is 1.99", "... fails with the engine's words");
+    is_int(err.kind, CD_ERR_SYSTEM, "... as engine trouble");
+    cd_error_clear(&err);
+    cd_engine_close(e);
+
+    cd_engine_options o = {.endpoint = sock};
+    e = cd_engine_open(&o, &err);
+    ok(e != NULL, "negotiation with MinAPIVersion 1.44 opens");
+    is_str(cd_engine_api_version(e), "1.44", "... at the engine's minimum");
+    cd_engine_close(e);
+    e = cd_engine_open(&o, &err);
+    ok(!e, "an engine that needs more than we speak");
+    has_str(err.msg, "needs API version 1.55 or newer, we speak up to " CD_ENGINE_API_VERSION_NEWEST,
+            "... says so");
+    cd_error_clear(&err);
+    fake_stop_and_check();
+}
+
 /* ---- canned errors, kinds and exact messages ---- */
 static void scenario_errors(void)
 {
@@ -681,6 +716,8 @@ int main(int argc, char **argv)
         fake_start(name, false, NULL);
         if (strcmp(name, "version") == 0)
             scenario_version();
+        else if (strcmp(name, "apiversion") == 0)
+            scenario_apiversion();
         else if (strcmp(name, "errors") == 0)
             scenario_errors();
         else if (strcmp(name, "pull") == 0)
