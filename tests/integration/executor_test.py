@@ -532,6 +532,16 @@ def t_services(h):
     h.cleanup_ok(res)
     h.no_leftovers(d["id"])
 
+    # a service that dies: a warning, and the job still runs (the docker executor's way)
+    d3 = h.job(services=[{"name": img, "command": ["sh", "-c", "exit 3"]}],
+               script=["echo job-ran"])
+    res3 = h.run(conf, d3)
+    check(res3.status == "success" and "job-ran" in res3.log,
+          f"a dead service does not stop the job ({res3.status})")
+    check("WARNING: service" in res3.log and "status 3" in res3.log,
+          "... and the log says the service exited with 3")
+    h.no_leftovers(d3["id"])
+
     # an allow-list that does not match is the job's fault, named in the message
     conf2 = h.config(network=None, image_extra='allowed_services = "docker.io/library/*"\n')
     d2 = h.job(services=[img], script=["echo should-not-run"])
