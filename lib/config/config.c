@@ -630,6 +630,15 @@ static size_t pull_policy_index(void)
     return 0;
 }
 
+/* index of [helper] mode in global_keys */
+static size_t helper_mode_index(void)
+{
+    for (size_t i = 0; i < N_GLOBAL; i++)
+        if (global_keys[i].type == T_MODE)
+            return i;
+    return 0;
+}
+
 int cd_config_parse(const char *text, size_t len, const char *name, cd_config **out,
                     cd_error_t *err)
 {
@@ -668,6 +677,10 @@ int cd_config_parse(const char *text, size_t len, const char *name, cd_config **
     if (rc == 0 && ps.cfg->privileged && !ps.cfg->privileged_allowed) {
         ps.line = ps.privileged_line;
         rc = perr(&ps, "`privileged = true` needs `allow_privileged = true` in [security]");
+    }
+    if (rc == 0 && !strcmp(ps.cfg->helper_mode, "container") && !ps.cfg->helper_image) {
+        ps.line = ps.seen[helper_mode_index()];
+        rc = perr(&ps, "%s", "[helper] mode = \"container\" needs [helper] image");
     }
     if (rc == 0 && !(ps.cfg->pull_policy & ps.cfg->allowed_pull_policies)) {
         unsigned pl = ps.seen[pull_policy_index()], al = ps.seen[pull_policy_index() + 1];

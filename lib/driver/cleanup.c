@@ -101,6 +101,9 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
         }
         if (remove_container(e, name, &e1) < 0)
             note(&first, &e1);
+        cleanup_free char *hname = cd_driver_helper_name(job, cfg);
+        if (remove_container(e, hname, &e1) < 0)
+            note(&first, &e1);
 
         json_auto_t *nets = NULL;
         if (cd_engine_network_list(e, filter, &nets, &e1) < 0)
@@ -133,6 +136,10 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
             note(&first, &e1);
     }
     if (cd_driver_rmtree(run_dir, &e1) < 0)
+        note(&first, &e1);
+    cleanup_free char *hname = cd_driver_helper_name(job, cfg);
+    cleanup_free char *hrun = cd_driver_run_dir(hname);
+    if (cd_driver_rmtree(hrun, &e1) < 0)
         note(&first, &e1);
     if (first.msg) {
         cd_error(err, CD_ERR_SYSTEM, first.errnum, "clean up job %lld: %s", (long long)job->id,

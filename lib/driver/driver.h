@@ -32,6 +32,10 @@ const char *cd_driver_state_root(void);
 
 /* The per-job run dir on the host: "<state root>/jobs/<container name>". New string. */
 char *cd_driver_run_dir(const char *container_name);
+/* Helper stages in their own container ([helper] mode = container)? Its name: the job
+ * container's + "-helper" (new string). */
+bool cd_driver_helper_container(const cd_config *cfg);
+char *cd_driver_helper_name(const cd_job *job, const cd_config *cfg);
 
 /* The API version the stage programs use unless the config names one. */
 #define CD_DRIVER_API_VERSION "1.41"

@@ -182,16 +182,21 @@ static const char *effective_user(const cd_config *cfg, const cd_job *job, json_
     return u ? u : "";
 }
 
+/* The job container's, or with helper set the helper container's (helper image, its own
+ * entrypoint and user, no conductor-nlu) */
 static json_t *container_spec(const cd_config *cfg, const cd_job *job, const char *image,
                               json_t *info, const char *toolbox, const char *run_dir,
-                              const char *builds_vol, const char *cache_vol, const char *network)
+                              const char *builds_vol, const char *cache_vol, const char *network,
+                              bool helper)
 {
     const char *mnt = cfg->mount_dir ? cfg->mount_dir : "/opt/conductor/bin";
     json_t *binds = json_array();
     json_array_append_new(binds, json_sprintf("%s:%s:ro", toolbox, mnt));
     json_array_append_new(binds, json_sprintf("%s:%s", run_dir, CD_AGENT_RUN_DIR));
-    cleanup_free char *nlu = cd_driver_nlu_path(cfg);
-    if (nlu && access(nlu, R_OK) == 0)
+    cleanup_free char *nlu = helper ? NULL : cd_driver_nlu_path(cfg);
+    if (helper)
+        ; /* helper stages need no NLU tool */
+    else if (nlu && access(nlu, R_OK) == 0)
         json_array_append_new(binds, json_sprintf("%s:/usr/local/bin/conductor-nlu:ro", nlu));
     else
         cd_warn("conductor-nlu not found at `%s`, not mounting it, ignoring",
@@ -227,7 +232,7 @@ static json_t *container_spec(const cd_config *cfg, const cd_job *job, const cha
     /* PID 1 is the agent. An entrypoint (the job's, else the image's) still runs first and
      * is expected to `exec "$@"`, as with the docker executor. */
     json_t *entry = json_array();
-    char **job_ep = job->image.entrypoint;
+    char **job_ep = helper ? NULL : job->image.entrypoint;
     json_t *img_ep = json_object_get(json_object_get(info, "Config"), "Entrypoint");
     if (job_ep) {
         for (size_t i = 0; job_ep[i]; i++)
@@ -250,8 +255,11 @@ static json_t *container_spec(const cd_config *cfg, const cd_job *job, const cha
 
     json_t *spec =
         json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:b}", "Image", image, "Entrypoint", entry,
-                  "Cmd", cmd, "Labels", cd_job_labels(job, "build", (int64_t)time(NULL)),
+                  "Cmd", cmd, "Labels",
+                  cd_job_labels(job, helper ? "helper" : "build", (int64_t)time(NULL)),
                   "HostConfig", host, "AttachStdin", 0, "OpenStdin", 0, "Tty", 0);
+    if (helper)
+        return spec; /* the helper image's own user and platform */
     const char *user = effective_user(cfg, job, info);
     if (*user)
         json_object_set_new(spec, "User", json_string(user));
@@ -295,6 +303,33 @@ static int wait_agent(cd_engine *e, const char *name, const char *run_dir, cd_er
         }
         usleep(i < 50 ? 2000 : 20000);
     }
+}
+
+/* [helper] mode = container: the helper stages' container, from the helper image, with the
+ * job's volumes and network and an agent of its own (the docker executor's model) */
+static int start_helper(cd_engine *e, const cd_config *cfg, const cd_job *job,
+                        const char *toolbox, const char *builds_vol, const char *cache_vol,
+                        const char *network, cd_driver_log_fn log, void *ud, cd_error_t *err)
+{
+    cd_image_choice hc = {.name = cfg->helper_image, .policy = cfg->pull_policy};
+    json_auto_t *hinfo = NULL;
+    if (cd_driver_ensure_image(e, job, &hc, log, ud, &hinfo, err) < 0)
+        return -1;
+    cleanup_free char *hname = cd_driver_helper_name(job, cfg);
+    cleanup_free char *hrun = cd_driver_run_dir(hname);
+    if (cd_driver_mkdirs(hrun, 0700, err) < 0)
+        return -1;
+    const char *u = json_string_value(json_object_get(json_object_get(hinfo, "Config"), "User"));
+    if (u && *u && strcmp(u, "root") && strcmp(u, "0") && strncmp(u, "0:", 2))
+        chmod(hrun, 0777);
+    json_auto_t *hspec = container_spec(cfg, job, hc.name, hinfo, toolbox, hrun, builds_vol,
+                                        cache_vol, network, true);
+    cleanup_free char *hid = NULL;
+    if (cd_engine_container_create(e, hname, hspec, &hid, err) < 0 ||
+        cd_engine_container_start(e, hname, err) < 0 || wait_agent(e, hname, hrun, err) < 0)
+        return cd_error_wrap(err, "helper container");
+    cd_driver_say(log, ud, "Helper container %s is up (image %s)", hname, hc.name);
+    return 0;
 }
 
 int cd_driver_prepare(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_driver_log_fn log,
@@ -369,14 +404,17 @@ int cd_driver_prepare(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
     if (cd_driver_services_start(e, cfg, job, network, !builtin, log, ud, err) < 0)
         goto fail;
 
-    spec =
-        container_spec(cfg, job, ch.name, info, toolbox, run_dir, builds_vol, cache_vol, network);
+    spec = container_spec(cfg, job, ch.name, info, toolbox, run_dir, builds_vol, cache_vol,
+                          network, false);
     if (cd_engine_container_create(e, name, spec, &id, err) < 0 ||
         cd_engine_container_start(e, name, err) < 0)
         goto fail;
     if (wait_agent(e, name, run_dir, err) < 0)
         goto fail;
     cd_driver_say(log, ud, "Job container %s is up (image %s, network %s)", name, ch.name, network);
+    if (cd_driver_helper_container(cfg) &&
+        start_helper(e, cfg, job, toolbox, builds_vol, cache_vol, network, log, ud, err) < 0)
+        goto fail;
     rc = 0;
 fail:
     strv_free(vlabels);

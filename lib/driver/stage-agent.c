@@ -34,7 +34,10 @@ bool cd_driver_is_helper_stage(const char *stage)
 int cd_driver_run_stage_agent(const cd_config *cfg, const cd_job *job, const cd_driver_stage *st,
                               int *ret_exit, cd_error_t *err)
 {
-    cleanup_free char *name = cd_job_name(job, cfg, NULL);
+    bool helper = cd_driver_is_helper_stage(st->stage);
+    bool in_helper = helper && cd_driver_helper_container(cfg);
+    cleanup_free char *name =
+        in_helper ? cd_driver_helper_name(job, cfg) : cd_job_name(job, cfg, NULL);
     cleanup_free char *run_dir = cd_driver_run_dir(name);
     int fd = cd_agent_connect(run_dir, err);
     if (fd < 0)
@@ -45,10 +48,14 @@ int cd_driver_run_stage_agent(const cd_config *cfg, const cd_job *job, const cd_
     if (lock >= 0)
         flock(lock, LOCK_SH | LOCK_NB);
     const char *mnt = cfg->mount_dir ? cfg->mount_dir : "/opt/conductor/bin";
+    /* in the helper image: its own git and gitlab-runner-helper, through the shim */
+    cleanup_free char *shim = xasprintf("%s/helper-shim", mnt);
     cd_agent_request req = {
         .stage = st->stage,
         .shell = "auto",
-        .path_prepend = cd_driver_is_helper_stage(st->stage) ? mnt : NULL,
+        .path_prepend = in_helper ? shim
+                        : helper  ? mnt
+                                  : NULL,
         .script = st->script,
         .script_len = st->script_len,
         .out_fd = st->out_fd,

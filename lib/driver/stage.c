@@ -88,7 +88,8 @@ static int run_exec(cd_engine **ep, const cd_config *cfg, const char *container,
     if (cd_driver_is_helper_stage(st->stage)) {
         /* a remote engine has no toolbox mount: then this is a no-op prefix */
         path_env =
-            xasprintf("PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", mnt);
+            xasprintf("PATH=%s%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", mnt,
+                      cd_driver_helper_container(cfg) ? "/helper-shim" : "");
         envv[0] = path_env;
     }
     const char *argv[] = {"sh", "-c", exec_wrapper, NULL};
@@ -101,13 +102,16 @@ static int run_exec(cd_engine **ep, const cd_config *cfg, const char *container,
     cd_error_t xerr = {0};
     int rc = -1;
     if (!copy_script_in())
-        rc = cd_engine_exec_run(*ep, container, &c, st->script, st->script_len, on_exec_output,
-                                &o, ret_exit, &xerr);
+        rc = cd_engine_exec_run(*ep, container, &c, st->script, st->script_len, on_exec_output, &o,
+                                ret_exit, &xerr);
     if (copy_script_in() || (rc < 0 && xerr.kind == CD_ERR_USAGE)) {
         /* CD_ERR_USAGE: the engine refused stdin (a TLS connection); nothing ran yet */
         cd_error_clear(&xerr);
-        cd_engine_put_entry ent = {.name = SCRIPT_NAME, .type = CD_ENGINE_ENTRY_FILE,
-                                   .data = st->script, .len = st->script_len, .mode = 0600};
+        cd_engine_put_entry ent = {.name = SCRIPT_NAME,
+                                   .type = CD_ENGINE_ENTRY_FILE,
+                                   .data = st->script,
+                                   .len = st->script_len,
+                                   .mode = 0600};
         const char *fargv[] = {"sh", "-c", file_wrapper, NULL};
         c.cmd = fargv;
         c.attach_stdin = false;
@@ -152,6 +156,9 @@ int cd_driver_run_stage(cd_engine **ep, const cd_config *cfg, const cd_job *job,
         cd_debug("%s; falling back to an engine exec", cd_error_msg(&aerr));
         cd_error_clear(&aerr);
     }
-    cleanup_free char *name = cd_job_name(job, cfg, NULL);
+    cleanup_free char *name =
+        cd_driver_is_helper_stage(st->stage) && cd_driver_helper_container(cfg)
+            ? cd_driver_helper_name(job, cfg)
+            : cd_job_name(job, cfg, NULL);
     return run_exec(ep, cfg, name, st, ret_exit, err);
 }

@@ -26,7 +26,7 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
-#define TOOLBOX_FORMAT 2 /* bump when the layout below changes */
+#define TOOLBOX_FORMAT 3 /* bump when the layout below changes */
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -285,6 +285,13 @@ static int build(const cd_config *cfg, const char *dir, const char *agent, const
             return -1;
     }
     if (git && build_git(git, dir, mnt, err) < 0)
+        return -1;
+    /* [helper] mode = container: helper images ship `gitlab-runner-helper`, the runner's
+     * scripts call `gitlab-runner` (protocol doc §7.4) */
+    cleanup_free char *shim = xasprintf("%s/helper-shim", dir);
+    cleanup_free char *shim_bin = xasprintf("%s/gitlab-runner", shim);
+    if (cd_driver_mkdirs(shim, 0755, err) < 0 ||
+        write_text(shim_bin, "#!/bin/sh\nexec gitlab-runner-helper \"$@\"\n", 0755, err) < 0)
         return -1;
     return 0;
 }

@@ -24,6 +24,17 @@ char *cd_driver_run_dir(const char *container_name)
     return xasprintf("%s/jobs/%s", cd_driver_state_root(), container_name);
 }
 
+bool cd_driver_helper_container(const cd_config *cfg)
+{
+    return cfg->helper_mode && !strcmp(cfg->helper_mode, "container") && cfg->helper_image;
+}
+
+char *cd_driver_helper_name(const cd_job *job, const cd_config *cfg)
+{
+    cleanup_free char *name = cd_job_name(job, cfg, NULL);
+    return xasprintf("%s-helper", name);
+}
+
 char *cd_driver_self_dir(void)
 {
     char buf[PATH_MAX];

@@ -639,6 +639,72 @@ def t_helper_job(h):
         daemon.wait()
 
 
+def helper_image(h):
+    """A helper image as GitLab ships them, in miniature: busybox with the helper stand-in at
+    /usr/bin/gitlab-runner-helper (no `gitlab-runner`, no git)."""
+    name = "localhost/conductor-helper:test"
+    code, _ = api(h.sock, "GET", f"/images/{urllib.parse.quote(name, safe='')}/json")
+    if code == 200:
+        return name
+    code, body = api(h.sock, "POST", "/containers/create", {"Image": h.busybox, "Cmd": ["true"]})
+    check(code == 201, f"a container to build the helper image in ({code})")
+    cid = body["Id"]
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        ti = t.gettarinfo(h.helper, arcname="usr/bin/gitlab-runner-helper")
+        ti.mode, ti.uid, ti.gid = 0o755, 0, 0
+        with open(h.helper, "rb") as f:
+            t.addfile(ti, f)
+    c = UnixConn(h.sock)
+    c.request("PUT", f"/v1.41/containers/{cid}/archive?path=/", body=buf.getvalue(),
+              headers={"Content-Type": "application/x-tar"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    check(r.status == 200, f"helper stand-in copied in ({r.status})")
+    q = urllib.parse.urlencode([("container", cid), ("repo", "localhost/conductor-helper"),
+                                ("tag", "test")])
+    code, body = api(h.sock, "POST", f"/commit?{q}", {})
+    api(h.sock, "DELETE", f"/containers/{cid}?force=true")
+    check(code in (200, 201), f"helper image committed ({code} {str(body)[:200]})")
+    return name
+
+
+def t_helper_container(h):
+    """[helper] mode = container: cache and artifacts stages run in the helper image (whose
+    gitlab-runner-helper the job image lacks), sharing the builds and cache volumes."""
+    if not os.path.exists(h.helper):
+        skip("tests/runner/gitlab-runner (helper stand-in) missing")
+    img = helper_image(h)
+    conf = h.config(extra=f'[helper]\nmode = "container"\nimage = "{img}"\n')
+    common = dict(cache=[{"key": f"k{random.randrange(1 << 30)}", "paths": ["cached/"]}],
+                  artifacts=[{"name": "model", "paths": ["out/"], "when": "on_success"}])
+    art = {"CD_STANDIN_ARTIFACTS_DIR": "/cache/standin-artifacts"}
+    d1 = h.job(script=["mkdir -p cached out", "echo cache-payload > cached/c.txt",
+                       "echo model-bytes > out/m.txt",
+                       "command -v gitlab-runner-helper || echo no-helper-in-job-image"],
+               variables=dict(art), **common)
+    r1 = h.run(conf, d1)
+    check(r1.status == "success", f"job with a helper container succeeds ({r1.status}: "
+          f"{r1.message})")
+    check("Helper container" in r1.log, "prepare started the helper container")
+    check("no-helper-in-job-image" in r1.log, "the job image has no helper")
+    check("Missing gitlab-runner" not in r1.log and "Uploading artifacts" in r1.log,
+          "artifacts uploaded from the helper container")
+    dep = [{"id": d1["id"], "token": "glcbt-dep", "name": "job",
+            "artifacts_file": {"filename": "artifacts.zip", "size": 1}}]
+    d2 = h.job(script=["cat cached/c.txt", "cat out/m.txt"], variables=dict(art),
+               dependencies=dep, **common)
+    r2 = h.run(conf, d2)
+    check(r2.status == "success" and "cache-payload" in r2.log and "model-bytes" in r2.log,
+          f"the next job restores the cache and gets the artifacts there ({r2.status})")
+    h.cleanup_ok(r2)
+    h.no_leftovers(d1["id"])
+    h.no_leftovers(d2["id"])
+
+
 def t_concurrent(h):
     conf = h.config()
     jobs, results = [], {}
@@ -796,7 +862,7 @@ SCENARIOS = {
     "gc_doctor": t_gc_doctor,
     "success": t_success, "failing": t_failing, "engine_gone": t_engine_gone,
     "container_gone": t_container_gone, "cancel": t_cancel, "timeout": t_timeout,
-    "services": t_services,
+    "services": t_services, "helper_container": t_helper_container,
     "prepare_retry": t_prepare_retry, "missing_image": t_missing_image,
     "never_policy": t_never_policy, "registry": t_registry, "helper_job": t_helper_job,
     "concurrent": t_concurrent, "secret": t_secret, "exec_fallback": t_exec_fallback,

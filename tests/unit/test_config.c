@@ -155,6 +155,7 @@ static void test_errors(void)
     parse_err("[image]\npull_policy = never\nallowed_pull_policies = always\n", 3,
               "is not one of allowed_pull_policies");
     parse_err("[security]\nprivileged = true\n", 2, "needs `allow_privileged = true`");
+    parse_err("[helper]\nmode = \"container\"\n", 2, "needs [helper] image");
     parse_err("[security]\nallow_privileged = maybe\n", 2, "true or false");
     parse_err("[security]\nnetwork_mode = my net\n", 2, "network name");
     parse_err("[storage]\nbuilds_dir = builds\n", 2, "absolute directory");
