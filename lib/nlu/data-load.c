@@ -10,27 +10,12 @@
 #include "nlu/annotation.h"
 #include "nlu/data-internal.h"
 #include "nlu/utf8.h"
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/limits.h"
 #include "util/strbuf.h"
 
 #define MAX_DIR_DEPTH 32
-
-static int reserve(void *arrp, size_t *cap, size_t need, size_t el)
-{
-    void **arr = arrp;
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*arr, n * el);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
 
 static int vdiag(cd_nlu_data *d, size_t *cap, cd_nlu_diag_level level, const char *file,
                  int line, int col, const char *code, const char *fmt, va_list ap)
@@ -38,7 +23,7 @@ static int vdiag(cd_nlu_data *d, size_t *cap, cd_nlu_diag_level level, const cha
 static int vdiag(cd_nlu_data *d, size_t *cap, cd_nlu_diag_level level, const char *file,
                  int line, int col, const char *code, const char *fmt, va_list ap)
 {
-    if (reserve(&d->diags, cap, d->n_diags + 1, sizeof(*d->diags)) < 0)
+    if (cd_array_reserve(&d->diags, cap, d->n_diags + 1, sizeof(*d->diags)) < 0)
         return -1;
     cd_strbuf sb = CD_STRBUF_INIT;
     if (cd_strbuf_vprintf(&sb, fmt, ap) < 0) {
@@ -137,7 +122,8 @@ int cd_nlu_ld_add_example(cd_nlu_loader *ld, char *intent, char *text, cd_nlu_en
                           size_t n_ents, int line, int col, cd_error_t *err)
 {
     cd_nlu_data *d = ld->d;
-    if (reserve(&d->examples, &ld->cap_examples, d->n_examples + 1, sizeof(*d->examples)) < 0) {
+    if (cd_array_reserve(&d->examples, &ld->cap_examples, d->n_examples + 1, sizeof(*d->examples)) <
+        0) {
         free(intent);
         free(text);
         for (size_t i = 0; i < n_ents; i++)
@@ -270,7 +256,8 @@ int cd_nlu_ld_synonym(cd_nlu_loader *ld, const char *text, const char *value, in
         }
         return 0;
     }
-    if (reserve(&d->synonyms, &ld->cap_synonyms, d->n_synonyms + 1, sizeof(*d->synonyms)) < 0)
+    if (cd_array_reserve(&d->synonyms, &ld->cap_synonyms, d->n_synonyms + 1, sizeof(*d->synonyms)) <
+        0)
         return oom(err);
     cd_nlu_synonym *s = &d->synonyms[d->n_synonyms];
     s->text = strdup(text);
@@ -297,7 +284,7 @@ cd_nlu_pattern_set *cd_nlu_ld_pattern(cd_nlu_loader *ld, bool lookup, const char
     cd_nlu_pattern_set **arr = lookup ? &d->lookups : &d->regexes;
     size_t *n = lookup ? &d->n_lookups : &d->n_regexes;
     size_t *cap = lookup ? &ld->cap_lookups : &ld->cap_regexes;
-    if (reserve(arr, cap, *n + 1, sizeof(**arr)) < 0) {
+    if (cd_array_reserve(arr, cap, *n + 1, sizeof(**arr)) < 0) {
         oom(err);
         return NULL;
     }
@@ -316,7 +303,8 @@ cd_nlu_pattern_set *cd_nlu_ld_pattern(cd_nlu_loader *ld, bool lookup, const char
 cd_nlu_pattern_set *cd_nlu_ld_domain(cd_nlu_loader *ld, int line, cd_error_t *err)
 {
     cd_nlu_data *d = ld->d;
-    if (reserve(&d->domains, &ld->cap_domains, d->n_domains + 1, sizeof(*d->domains)) < 0) {
+    if (cd_array_reserve(&d->domains, &ld->cap_domains, d->n_domains + 1, sizeof(*d->domains)) <
+        0) {
         oom(err);
         return NULL;
     }
@@ -374,7 +362,7 @@ static bool is_data_name(const char *name)
 
 static int push_path(pathlist *pl, char *p)
 {
-    if (reserve(&pl->v, &pl->cap, pl->n + 1, sizeof(char *)) < 0) {
+    if (cd_array_reserve(&pl->v, &pl->cap, pl->n + 1, sizeof(char *)) < 0) {
         free(p);
         return -1;
     }
@@ -431,7 +419,7 @@ static int walk(const char *dir, int depth, pathlist *pl, cd_error_t *err)
 static int add_file_name(cd_nlu_loader *ld, const char *path, cd_error_t *err)
 {
     cd_nlu_data *d = ld->d;
-    if (reserve(&d->files, &ld->cap_files, d->n_files + 1, sizeof(char *)) < 0)
+    if (cd_array_reserve(&d->files, &ld->cap_files, d->n_files + 1, sizeof(char *)) < 0)
         return oom(err);
     if (!(d->files[d->n_files] = strdup(path)))
         return oom(err);

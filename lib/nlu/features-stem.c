@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nlu/features.h"
+#include "util/array.h"
 
 bool cd_nlu_stemmer_known(const char *algorithm)
 {
@@ -20,26 +21,10 @@ bool cd_nlu_stemmer_known(const char *algorithm)
     return true;
 }
 
-/* grow a scratch array to hold need items of size sz */
-static int reserve(void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * sz);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 const char *const *cd_nlu_feat_words(const cd_nlu_featurizer *f, const cd_nlu_tokens *t,
                                      cd_nlu_feat_scratch *s)
 {
-    if (reserve((void **)&s->words, &s->words_cap, t->n + 1, sizeof(*s->words)))
+    if (cd_array_reserve(&s->words, &s->words_cap, t->n + 1, sizeof(*s->words)))
         return NULL;
     if (!f->stemmer[0]) {
         for (size_t i = 0; i < t->n; i++)
@@ -58,7 +43,7 @@ const char *const *cd_nlu_feat_words(const cd_nlu_featurizer *f, const cd_nlu_to
     size_t need = 0;
     for (size_t i = 0; i < t->n; i++)
         need += strlen(t->tok[i].lower) + 1;
-    if (reserve((void **)&s->stems, &s->stems_cap, need, 1))
+    if (cd_array_reserve(&s->stems, &s->stems_cap, need, 1))
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < t->n; i++) {
