@@ -179,7 +179,9 @@ stop_one() {
 reap_orphan_conmon() {
     local p bundle n=0
     for p in $(pgrep -x conmon); do
-        bundle=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | awk 'prev == "-b" { print; exit } { prev = $0 }')
+        # a conmon may exit between pgrep and here: its /proc entry is then gone
+        bundle=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline" |
+            awk 'prev == "-b" { print; exit } { prev = $0 }') || bundle=""
         if [ -n "$bundle" ] && [ ! -d "$bundle" ]; then
             kill "$p" 2>/dev/null && n=$((n + 1))
         fi
