@@ -64,12 +64,16 @@ start_podman() {
     local reg
     reg=$(cat "$RIG/registry.addr")
     # crun refuses cgroups in hybrid mode here; runc works. Default ulimits exceed the hard
-    # limit, so pin them. Our own files, so the machine's /etc stays untouched.
+    # limit, so pin them. netavark explicitly: a host with CNI state would otherwise pick CNI.
+    # Our own files, so the machine's /etc stays untouched.
     cat >"$RIG/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 [engine]
 runtime = "runc"
+[network]
+# aardvark-dns answers service aliases on per-job networks; CNI would need a dnsname plugin
+network_backend = "netavark"
 EOF
     cat >"$RIG/registries.conf" <<EOF
 unqualified-search-registries = []
