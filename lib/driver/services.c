@@ -212,7 +212,9 @@ int cd_driver_services_start(cd_engine *e, const cd_config *cfg, const cd_job *j
         json_auto_t *names = NULL;
         if (aliases) {
             names = json_array();
-            if (svc->alias && *svc->alias)
+            for (size_t a = 0; svc->aliases && svc->aliases[a]; a++)
+                json_array_append_new(names, json_string(svc->aliases[a]));
+            if (!svc->aliases && svc->alias && *svc->alias)
                 json_array_append_new(names, json_string(svc->alias));
             add_name_aliases(names, ch.name);
         }

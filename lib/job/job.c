@@ -40,6 +40,7 @@ void cd_job_image_done(cd_job_image *im)
 {
     free(im->name);
     free(im->alias);
+    cd_strv_free(im->aliases);
     cd_strv_free(im->entrypoint);
     cd_strv_free(im->command);
     for (size_t i = 0; i < im->n_variables; i++)

@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
     char *name;             /* "python:3.12-slim" */
     char *alias;            /* first alias, or NULL */
+    char **aliases;         /* every alias (NULL-terminated) when the job response lists them */
     char **entrypoint;      /* NULL-terminated, NULL when not given; [""] would mean "reset" */
     char **command;         /* NULL-terminated or NULL */
     unsigned pull_policies; /* mask of cd_pull_policy from the payload; 0 = not given */

@@ -94,11 +94,27 @@ static int get_strv(json_t *o, const char *key, const char *where, char ***out, 
     return 0;
 }
 
-/* "a b,c" → "a": the runner passes the first of the space- or comma-separated aliases. */
-static int first_alias(char **alias)
+/* "a b,c" → ["a", "b", "c"] in *all, and "a" in *alias: CI_JOB_SERVICES carries only the
+ * first of the space- or comma-separated aliases, the docker executor uses them all. */
+static int first_alias(char **alias, char ***all)
 {
     if (!*alias)
         return 0;
+    size_t cnt = 0;
+    for (const char *p = *alias; *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n) {
+            char **v = realloc(*all, (cnt + 2) * sizeof(*v));
+            if (!v)
+                return -1;
+            *all = v;
+            if (!(v[cnt] = strndup(p, n)))
+                return -1;
+            v[++cnt] = NULL;
+        }
+        p += n;
+    }
     size_t n = strcspn(*alias, " ,");
     (*alias)[n] = '\0';
     if (n == 0) {
@@ -151,7 +167,8 @@ static int parse_image(json_t *o, const char *where, cd_job_image *im, cd_error_
         get_strv(o, "entrypoint", where, &im->entrypoint, err) < 0 ||
         get_strv(o, "command", where, &im->command, err) < 0)
         return -1;
-    first_alias(&im->alias);
+    if (first_alias(&im->alias, &im->aliases) < 0)
+        return oom(err);
     /* Go encodes an absent image as {"name":""} */
     if (im->name && !*im->name) {
         free(im->name);
@@ -343,7 +360,13 @@ int cd_job_parse_services_env(cd_job *job, const char *text, cd_error_t *err)
             rc = -1;
             break;
         }
-        first_alias(&im->alias);
+        char **one = NULL; /* the env has the first alias only; the response gives them all */
+        if (first_alias(&im->alias, &one) < 0) {
+            cd_strv_free(one);
+            rc = oom(err);
+            break;
+        }
+        cd_strv_free(one);
         json_t *vars = json_object_get(o, "variables");
         if (vars && !json_is_null(vars)) {
             if (!json_is_object(vars)) {
@@ -373,9 +396,14 @@ int cd_job_parse_services_env(cd_job *job, const char *text, cd_error_t *err)
                 }
             }
         }
-        /* only the response knows a service's pull policy */
-        if (i < job->n_services)
+        /* only the response knows a service's pull policy and all its aliases */
+        if (i < job->n_services) {
             im->pull_policies = job->services[i].pull_policies;
+            if (im->name && job->services[i].name && !strcmp(im->name, job->services[i].name)) {
+                im->aliases = job->services[i].aliases;
+                job->services[i].aliases = NULL;
+            }
+        }
     }
     if (rc < 0) {
         for (size_t i = 0; i <= done && i < n; i++)

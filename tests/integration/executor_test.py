@@ -512,14 +512,15 @@ def t_services(h):
     conf = h.config(network=None)
     # the service serves its own environment; the job reads it by alias and by image name
     cmd = ["sh", "-c", "sleep 1; mkdir -p /w && env > /w/env && exec httpd -f -p 8080 -h /w"]
-    d = h.job(services=[{"name": img, "alias": "web", "command": cmd,
+    d = h.job(services=[{"name": img, "alias": "web,www", "command": cmd,
                          "variables": {"SVC_GREETING": "hello-$CI_JOB_STAGE-svc"}}],
               variables={"JOB_SECRET": {"value": "s3cr3t-job-value", "masked": True}},
               script=["wget -qO- http://web:8080/env | grep SVC_GREETING",
                       "n=$(wget -qO- http://web:8080/env | grep -c -e JOB_SECRET -e CI_JOB_TOKEN || true)"
                       "; echo job-vars-in-service=$n",
                       "wget -qO- http://localhost-conductor-svc:8080/env >/dev/null "
-                      "&& echo by-image-name-ok"])
+                      "&& echo by-image-name-ok",
+                      "wget -qO- http://www:8080/env >/dev/null && echo second-alias-ok"])
     res = h.run(conf, d)
     if res.status != "success":
         print("# " + res.log.replace("\n", "\n# ")[-3000:])
@@ -528,6 +529,7 @@ def t_services(h):
     check("job-vars-in-service=0" in res.log,
           "no job variable (token, masked secret) reached the service")
     check("by-image-name-ok" in res.log, "reachable by the image-name alias too")
+    check("second-alias-ok" in res.log, "and by its second alias (from the job response)")
     check(f"Service {img} is up" in res.log, "prepare waited for the exposed port")
     h.cleanup_ok(res)
     h.no_leftovers(d["id"])

@@ -108,6 +108,10 @@ static void test_parse(void)
     is_int(j->n_services, 1, "one service");
     if (j->n_services == 1) {
         is_str(j->services[0].alias, "cache", "first alias");
+        ok(j->services[0].aliases && !strcmp(j->services[0].aliases[0], "cache") &&
+               j->services[0].aliases[1] && !strcmp(j->services[0].aliases[1], "kv") &&
+               !j->services[0].aliases[2],
+           "every alias from the job response (cache, kv)");
         ok(j->services[0].n_variables == 1 &&
                strcmp(j->services[0].variables[0].value, "fast") == 0,
            "service variables from the env");
