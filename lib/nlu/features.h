@@ -39,6 +39,7 @@ typedef struct {
     struct feature_node *tmp; /* radix sort buffer */
     size_t tmp_cap;
     struct sb_stemmer *stem; /* for stem_lang; features-stem.c */
+    struct cd_nlu_stem_cache *stem_cache;
     char stem_lang[24];
     char *stems;
     size_t stems_cap;
