@@ -80,6 +80,8 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
     cleanup_free char *netname = cd_job_name(job, cfg, "network");
     cleanup_free char *builds_vol = cd_job_volume_name(job, cfg, "builds");
     cleanup_free char *run_dir = cd_driver_run_dir(name);
+    cleanup_free char *hname = cd_driver_helper_name(job, cfg);
+    cleanup_free char *hrun = cd_driver_run_dir(hname);
     cleanup_free char *f_job = xasprintf("%s=%lld", CD_LABEL_JOB_ID, (long long)job->id);
     cleanup_free char *f_runner = xasprintf("%s=%s", CD_LABEL_RUNNER, job->short_token);
     const char *filter[] = {f_job, f_runner, NULL};
@@ -101,7 +103,6 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
         }
         if (remove_container(e, name, &e1) < 0)
             note(&first, &e1);
-        cleanup_free char *hname = cd_driver_helper_name(job, cfg);
         if (remove_container(e, hname, &e1) < 0)
             note(&first, &e1);
 
@@ -137,8 +138,6 @@ int cd_driver_cleanup(cd_engine *e, const cd_config *cfg, const cd_job *job, cd_
     }
     if (cd_driver_rmtree(run_dir, &e1) < 0)
         note(&first, &e1);
-    cleanup_free char *hname = cd_driver_helper_name(job, cfg);
-    cleanup_free char *hrun = cd_driver_run_dir(hname);
     if (cd_driver_rmtree(hrun, &e1) < 0)
         note(&first, &e1);
     if (first.msg) {

@@ -83,6 +83,12 @@ typedef struct {
 
 /* Is this a helper stage (get_sources, caches, artifacts...), run with the toolbox on PATH? */
 bool cd_driver_is_helper_stage(const char *stage);
+/* The container that runs `stage`: the helper container for helper stages in
+ * [helper] mode = container, else the job container (new string). */
+char *cd_driver_stage_container(const cd_config *cfg, const cd_job *job, const char *stage);
+/* What goes first on PATH for `stage` (new string), NULL for a user stage: the toolbox, or in
+ * a helper container the shim calling its gitlab-runner-helper. */
+char *cd_driver_stage_path(const cd_config *cfg, const char *stage);
 
 /* Run one stage through the agent only: -1 with CD_ERR_NOTFOUND when no agent listens for
  * this job (the caller may fall back to an engine exec). Needs no engine (and no libcurl). */

@@ -193,12 +193,10 @@ static json_t *container_spec(const cd_config *cfg, const cd_job *job, const cha
     json_t *binds = json_array();
     json_array_append_new(binds, json_sprintf("%s:%s:ro", toolbox, mnt));
     json_array_append_new(binds, json_sprintf("%s:%s", run_dir, CD_AGENT_RUN_DIR));
-    cleanup_free char *nlu = helper ? NULL : cd_driver_nlu_path(cfg);
-    if (helper)
-        ; /* helper stages need no NLU tool */
-    else if (nlu && access(nlu, R_OK) == 0)
+    cleanup_free char *nlu = helper ? NULL : cd_driver_nlu_path(cfg); /* helpers need none */
+    if (nlu && access(nlu, R_OK) == 0)
         json_array_append_new(binds, json_sprintf("%s:/usr/local/bin/conductor-nlu:ro", nlu));
-    else
+    else if (!helper)
         cd_warn("conductor-nlu not found at `%s`, not mounting it, ignoring",
                 nlu ? nlu : "(unknown)");
     json_array_append_new(

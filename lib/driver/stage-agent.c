@@ -31,13 +31,26 @@ bool cd_driver_is_helper_stage(const char *stage)
     return false;
 }
 
+char *cd_driver_stage_container(const cd_config *cfg, const cd_job *job, const char *stage)
+{
+    return cd_driver_is_helper_stage(stage) && cd_driver_helper_container(cfg)
+               ? cd_driver_helper_name(job, cfg)
+               : cd_job_name(job, cfg, NULL);
+}
+
+char *cd_driver_stage_path(const cd_config *cfg, const char *stage)
+{
+    if (!cd_driver_is_helper_stage(stage))
+        return NULL;
+    const char *mnt = cfg->mount_dir ? cfg->mount_dir : "/opt/conductor/bin";
+    /* in the helper image: its own git and gitlab-runner-helper, through the shim */
+    return cd_driver_helper_container(cfg) ? xasprintf("%s/helper-shim", mnt) : xstrdup(mnt);
+}
+
 int cd_driver_run_stage_agent(const cd_config *cfg, const cd_job *job, const cd_driver_stage *st,
                               int *ret_exit, cd_error_t *err)
 {
-    bool helper = cd_driver_is_helper_stage(st->stage);
-    bool in_helper = helper && cd_driver_helper_container(cfg);
-    cleanup_free char *name =
-        in_helper ? cd_driver_helper_name(job, cfg) : cd_job_name(job, cfg, NULL);
+    cleanup_free char *name = cd_driver_stage_container(cfg, job, st->stage);
     cleanup_free char *run_dir = cd_driver_run_dir(name);
     int fd = cd_agent_connect(run_dir, err);
     if (fd < 0)
@@ -47,15 +60,11 @@ int cd_driver_run_stage_agent(const cd_config *cfg, const cd_job *job, const cd_
     cleanup_close int lock = open(lockp, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (lock >= 0)
         flock(lock, LOCK_SH | LOCK_NB);
-    const char *mnt = cfg->mount_dir ? cfg->mount_dir : "/opt/conductor/bin";
-    /* in the helper image: its own git and gitlab-runner-helper, through the shim */
-    cleanup_free char *shim = xasprintf("%s/helper-shim", mnt);
+    cleanup_free char *path = cd_driver_stage_path(cfg, st->stage);
     cd_agent_request req = {
         .stage = st->stage,
         .shell = "auto",
-        .path_prepend = in_helper ? shim
-                        : helper  ? mnt
-                                  : NULL,
+        .path_prepend = path,
         .script = st->script,
         .script_len = st->script_len,
         .out_fd = st->out_fd,

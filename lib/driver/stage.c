@@ -82,14 +82,13 @@ static int run_exec(cd_engine **ep, const cd_config *cfg, const char *container,
 {
     if (!*ep && !(*ep = cd_driver_engine_open(cfg, st->terminate, err)))
         return -1;
-    const char *mnt = cfg->mount_dir ? cfg->mount_dir : "/opt/conductor/bin";
+    cleanup_free char *path = cd_driver_stage_path(cfg, st->stage);
     cleanup_free char *path_env = NULL;
     const char *envv[2] = {NULL, NULL};
-    if (cd_driver_is_helper_stage(st->stage)) {
+    if (path) {
         /* a remote engine has no toolbox mount: then this is a no-op prefix */
         path_env =
-            xasprintf("PATH=%s%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", mnt,
-                      cd_driver_helper_container(cfg) ? "/helper-shim" : "");
+            xasprintf("PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", path);
         envv[0] = path_env;
     }
     const char *argv[] = {"sh", "-c", exec_wrapper, NULL};
@@ -156,9 +155,6 @@ int cd_driver_run_stage(cd_engine **ep, const cd_config *cfg, const cd_job *job,
         cd_debug("%s; falling back to an engine exec", cd_error_msg(&aerr));
         cd_error_clear(&aerr);
     }
-    cleanup_free char *name =
-        cd_driver_is_helper_stage(st->stage) && cd_driver_helper_container(cfg)
-            ? cd_driver_helper_name(job, cfg)
-            : cd_job_name(job, cfg, NULL);
+    cleanup_free char *name = cd_driver_stage_container(cfg, job, st->stage);
     return run_exec(ep, cfg, name, st, ret_exit, err);
 }

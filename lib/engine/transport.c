@@ -358,7 +358,7 @@ static bool adopt_min_version(cd_engine *e, const cd_error_t *err)
     if (want <= cd_engine_version_num(e->api_version) ||
         want > cd_engine_version_num(CD_ENGINE_API_VERSION_NEWEST))
         return false;
-    cd_debug("engine %s wants API %s or newer; using %s", e->endpoint, v, v);
+    cd_debug("engine %s wants API %s or newer; using it", e->endpoint, v);
     snprintf(e->api_version, sizeof(e->api_version), "%s", v);
     return true;
 }

@@ -94,14 +94,15 @@ static int get_strv(json_t *o, const char *key, const char *where, char ***out, 
     return 0;
 }
 
-/* "a b,c" → ["a", "b", "c"] in *all, and "a" in *alias: CI_JOB_SERVICES carries only the
- * first of the space- or comma-separated aliases, the docker executor uses them all. */
+/* "a b,c" → "a" in *alias and, when all is not NULL, ["a", "b", "c"] in *all: CI_JOB_SERVICES
+ * carries only the first of the space- or comma-separated aliases, the docker executor uses
+ * them all. */
 static int first_alias(char **alias, char ***all)
 {
     if (!*alias)
         return 0;
     size_t cnt = 0;
-    for (const char *p = *alias; *p;) {
+    for (const char *p = *alias; all && *p;) {
         p += strspn(p, " ,");
         size_t n = strcspn(p, " ,");
         if (n) {
@@ -360,13 +361,7 @@ int cd_job_parse_services_env(cd_job *job, const char *text, cd_error_t *err)
             rc = -1;
             break;
         }
-        char **one = NULL; /* the env has the first alias only; the response gives them all */
-        if (first_alias(&im->alias, &one) < 0) {
-            cd_strv_free(one);
-            rc = oom(err);
-            break;
-        }
-        cd_strv_free(one);
+        first_alias(&im->alias, NULL); /* the response gives them all (below) */
         json_t *vars = json_object_get(o, "variables");
         if (vars && !json_is_null(vars)) {
             if (!json_is_object(vars)) {

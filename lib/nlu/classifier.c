@@ -1,7 +1,6 @@
 #include "nlu/classifier.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +15,7 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
 {
     memset(c, 0, sizeof(*c));
     /* every solver offered is L2-regularised, where merging duplicate columns is exact */
-    cd_nlu_colmerge cm;
+    cd_nlu_colmerge cm = {0};
     size_t nodes = 0;
     for (size_t i = 0; i < n; i++)
         for (const struct feature_node *p = x[i]; p->index != -1; p++)
@@ -27,12 +26,10 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
     double *yd = malloc(n * sizeof(*yd));
     struct model *m = NULL;
     int rc = -1;
-    bool merged = false;
     if (!pool || !rows || !yd || cd_nlu_colmerge_build(&cm, x, n, n_feat)) {
         cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
         goto out;
     }
-    merged = true;
     int n_in = cm.n_out; /* columns the solver sees */
     struct feature_node *q = pool;
     for (size_t i = 0; i < n; i++) {
@@ -100,8 +97,7 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
 out:
     if (m)
         free_and_destroy_model(&m);
-    if (merged)
-        cd_nlu_colmerge_done(&cm);
+    cd_nlu_colmerge_done(&cm);
     free(pool);
     free(rows);
     free(yd);

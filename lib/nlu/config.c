@@ -75,7 +75,7 @@ int cd_nlu_config_from_json(const json_t *j, cd_nlu_config *c, cd_error_t *err)
     c->char_ngram_min = (int)cmin;
     c->char_ngram_max = (int)cmax;
     c->sublinear_tf = sub;
-    if (strlen(stem) >= sizeof(c->stemmer) || (*stem && !cd_nlu_stemmer_known(stem)))
+    if (*stem && !cd_nlu_stemmer_known(stem))
         return cd_error(err, CD_ERR_DATA, 0,
                         "config in metadata.json: no Snowball stemmer `%.40s` in this build", stem);
     snprintf(c->stemmer, sizeof(c->stemmer), "%s", stem);
@@ -278,8 +278,7 @@ static int load_doc(ycx *y, cd_nlu_config *c)
             if (!lang)
                 return yerr(y, vn, "%s", "`language` must be a language code like en");
             /* Rasa takes any code; a language Snowball has no stemmer for is not stemmed */
-            bool known = strlen(lang) < sizeof(c->stemmer) && cd_nlu_stemmer_known(lang);
-            snprintf(c->stemmer, sizeof(c->stemmer), "%s", known ? lang : "");
+            snprintf(c->stemmer, sizeof(c->stemmer), "%s", cd_nlu_stemmer_known(lang) ? lang : "");
             continue;
         }
         if (!strcmp(k, "recipe") || !strcmp(k, "assistant_id") || !strcmp(k, "policies"))

@@ -15,6 +15,8 @@
 
 bool cd_nlu_stemmer_known(const char *algorithm)
 {
+    if (strlen(algorithm) >= CD_NLU_STEMMER_LEN)
+        return false;
     struct sb_stemmer *st = sb_stemmer_new(algorithm, NULL);
     if (!st)
         return false;
@@ -36,14 +38,6 @@ struct cd_nlu_stem_cache {
     struct stem_slot slot[CACHE_SLOTS];
 };
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The stem of w (wl bytes): out points into the cache, the stemmer's buffer or w itself */
 static void stem_word(cd_nlu_feat_scratch *s, const char *w, size_t wl, const char **out,
                       size_t *outl)
@@ -51,7 +45,7 @@ static void stem_word(cd_nlu_feat_scratch *s, const char *w, size_t wl, const ch
     uint64_t h = 0;
     struct stem_slot *c = NULL;
     if (s->stem_cache && wl < CACHE_WORD) {
-        h = fnv1a(w, wl);
+        h = cd_nlu_vocab_hash(w, wl);
         c = &s->stem_cache->slot[h & (CACHE_SLOTS - 1)];
         if (c->wl == wl && c->h == h && !memcmp(c->w, w, wl)) {
             *out = c->s;

@@ -12,12 +12,13 @@
 #include <stdio.h>
 
 #include "nlu/features-vocab.h"
+#include "nlu/nlu.h"
 #include "nlu/tokenize.h"
 
 typedef struct {
     int wmin, wmax, cmin, cmax; /* 0 max = block off */
     int sublinear;
-    char stemmer[24]; /* Snowball algorithm for the word n-grams; "" = the words as they are */
+    char stemmer[CD_NLU_STEMMER_LEN]; /* Snowball algorithm for the word n-grams; "" = the words as they are */
     double word_weight, char_weight; /* each block's norm after normalisation */
     cd_nlu_vocab vocab;              /* keys: "w" + gram or "c" + gram */
     double *idf;                     /* per id */
@@ -40,14 +41,14 @@ typedef struct {
     size_t tmp_cap;
     struct sb_stemmer *stem; /* for stem_lang; features-stem.c */
     struct cd_nlu_stem_cache *stem_cache;
-    char stem_lang[24];
+    char stem_lang[CD_NLU_STEMMER_LEN];
     char *stems;
     size_t stems_cap;
     const char **words;
     size_t words_cap;
 } cd_nlu_feat_scratch;
 
-/* Is there a Snowball stemmer of this name (english, en, german, ...)? */
+/* Is there a Snowball stemmer of this name (english, en, german, ...), short enough to keep? */
 bool cd_nlu_stemmer_known(const char *algorithm);
 /* t's words as the word n-grams use them (stems, or the lowercased tokens); NULL on OOM */
 const char *const *cd_nlu_feat_words(const cd_nlu_featurizer *f, const cd_nlu_tokens *t,

@@ -125,11 +125,13 @@ typedef struct cd_nlu_model cd_nlu_model;
 
 /* Pipeline settings. Defaults: see cd_nlu_config_default; a Rasa-like config.yml may set
  * them (cd_nlu_config_load). */
+#define CD_NLU_STEMMER_LEN 24 /* room for a Snowball algorithm name and its NUL */
+
 typedef struct {
     int word_ngram_min, word_ngram_max;   /* 1, 2 */
     int char_ngram_min, char_ngram_max;   /* 2, 5 (char_wb) */
     bool sublinear_tf;                    /* true */
-    char stemmer[24];                     /* word n-grams of Snowball stems: "english"; "" = off */
+    char stemmer[CD_NLU_STEMMER_LEN];     /* word n-grams of Snowball stems: "english"; "" = off */
     double intent_c;                      /* LIBLINEAR C */
     int intent_solver;                    /* LIBLINEAR solver type */
     int tagger_epochs;
