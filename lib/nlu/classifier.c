@@ -138,6 +138,15 @@ void cd_nlu_clf_decision(const cd_nlu_classifier *c, const struct feature_node *
     }
     float *a = acc;
     memcpy(a, c->w + (size_t)c->n_rows * k, k * sizeof(float));
+    /* the rows are scattered over the whole matrix: ask for the row indices, then the rows,
+     * before the sums need them, so the cache misses overlap instead of queueing */
+    const struct feature_node *x0 = x;
+    for (const struct feature_node *p = x0; p->index != -1; p++)
+        if (p->index >= 1 && p->index <= c->n_feat)
+            __builtin_prefetch(&c->row[p->index - 1]);
+    for (const struct feature_node *p = x0; p->index != -1; p++)
+        if (p->index >= 1 && p->index <= c->n_feat)
+            __builtin_prefetch(c->w + (size_t)c->row[p->index - 1] * k);
     for (; x->index != -1; x++) {
         if (x->index < 1 || x->index > c->n_feat)
             continue;

@@ -46,8 +46,11 @@ static void resolve(const cd_nlu_featurizer *f, cd_nlu_feat_scratch *s)
         if (i == s->n_word)
             n_word = m;
         long id = cd_nlu_vocab_find_hash(&f->vocab, (uint64_t)s->ids[i]);
-        if (id >= 0)
+        if (id >= 0) {
+            if (f->idf) /* merge() reads it next */
+                __builtin_prefetch(&f->idf[id]);
             s->ids[m++] = id;
+        }
     }
     s->n_word = s->n_word >= s->n ? m : n_word;
     s->n = m;
@@ -212,7 +215,7 @@ static double merge(const cd_nlu_featurizer *f, cd_nlu_feat_scratch *s, size_t f
     double sq = 0;
     for (size_t i = m0; i < *m; i++) {
         double tf = s->out[i].value;
-        if (f->sublinear)
+        if (f->sublinear && tf != 1) /* 1 + ln 1 = 1: most n-grams occur once */
             tf = 1.0 + log(tf);
         double v = tf * f->idf[s->out[i].index - 1];
         s->out[i].value = v;

@@ -477,23 +477,67 @@ static bool put(json_t *o, const char *key, json_t *v)
     return v && json_object_set_new_nocheck(o, key, v) == 0;
 }
 
+static json_t *entity_json(const cd_nlu_entity *e)
+{
+    json_t *x = json_object();
+    bool ok = put(x, "entity", json_string(e->entity)) &&
+              put(x, "start", json_integer(e->start)) && put(x, "end", json_integer(e->end)) &&
+              put(x, "confidence_entity", json_real(e->confidence)) &&
+              put(x, "value", json_string(e->value)) &&
+              put(x, "extractor", json_string(CD_NLU_EXTRACTOR)) &&
+              (!e->role || put(x, "role", json_string(e->role))) &&
+              (!e->group || put(x, "group", json_string(e->group)));
+    if (!ok) {
+        json_decref(x);
+        return NULL;
+    }
+    return x;
+}
+
 /* appends r's entities to the array ents; -1 on OOM */
 static int entities_json(json_t *ents, const cd_nlu_parse_result *r)
 {
-    bool ok = true;
-    for (size_t i = 0; ok && i < r->n_entities; i++) {
-        const cd_nlu_entity *e = &r->entities[i];
-        json_t *x = json_object();
-        ok = put(x, "entity", json_string(e->entity)) && put(x, "start", json_integer(e->start)) &&
-             put(x, "end", json_integer(e->end)) &&
-             put(x, "confidence_entity", json_real(e->confidence)) &&
-             put(x, "value", json_string(e->value)) &&
-             put(x, "extractor", json_string(CD_NLU_EXTRACTOR)) &&
-             (!e->role || put(x, "role", json_string(e->role))) &&
-             (!e->group || put(x, "group", json_string(e->group)));
-        ok = json_array_append_new(ents, ok ? x : (json_decref(x), NULL)) == 0 && ok;
-    }
-    return ok ? 0 : -1;
+    for (size_t i = 0; i < r->n_entities; i++)
+        if (json_array_append_new(ents, entity_json(&r->entities[i])))
+            return -1;
+    return 0;
+}
+
+/* Sets an entity object of entity_json's six keys to e in place (same key order, so the same
+ * dump); -1 when x has other keys or e a role or group: the caller builds a new object. */
+static int entity_set(json_t *x, const cd_nlu_entity *e)
+{
+    if (e->role || e->group || json_object_size(x) != 6)
+        return -1;
+    json_t *en = json_object_get(x, "entity"), *st = json_object_get(x, "start"),
+           *ed = json_object_get(x, "end"), *cf = json_object_get(x, "confidence_entity"),
+           *va = json_object_get(x, "value");
+    if (!json_is_string(en) || !json_is_integer(st) || !json_is_integer(ed) || !json_is_real(cf) ||
+        !json_is_string(va) || !json_object_get(x, "extractor"))
+        return -1;
+    return json_string_set(en, e->entity) || json_integer_set(st, e->start) ||
+                   json_integer_set(ed, e->end) || json_real_set(cf, e->confidence) ||
+                   json_string_set(va, e->value)
+               ? -1
+               : 0;
+}
+
+/* ents (the previous line's entities) becomes r's: objects reused in place where they fit,
+ * so a parse allocates no JSON objects for entities in the common case */
+static int entities_update(json_t *ents, const cd_nlu_parse_result *r)
+{
+    size_t i = 0;
+    for (; i < r->n_entities && i < json_array_size(ents); i++)
+        if (entity_set(json_array_get(ents, i), &r->entities[i]) &&
+            json_array_set_new(ents, i, entity_json(&r->entities[i])))
+            return -1;
+    while (json_array_size(ents) > r->n_entities)
+        if (json_array_remove(ents, json_array_size(ents) - 1))
+            return -1;
+    for (; i < r->n_entities; i++)
+        if (json_array_append_new(ents, entity_json(&r->entities[i])))
+            return -1;
+    return 0;
 }
 
 /* Built with json_object_set_new rather than json_pack: parse output is the CLI's hot path
@@ -535,8 +579,7 @@ int cd_nlu_parse_result_json_update(json_t *o, const cd_nlu_parse_result *r)
         !json_is_array(ents) || !json_is_array(rank) || json_array_size(rank) != r->n_ranking)
         return -1;
     if (json_string_set(text, r->text ? r->text : "") || json_string_set(name, r->intent.name) ||
-        json_real_set(conf, r->intent.confidence) || json_array_clear(ents) ||
-        entities_json(ents, r))
+        json_real_set(conf, r->intent.confidence) || entities_update(ents, r))
         return -1;
     for (size_t i = 0; i < r->n_ranking; i++) {
         json_t *x = json_array_get(rank, i);

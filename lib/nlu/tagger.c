@@ -1006,11 +1006,17 @@ int cd_nlu_tagger_tag(const cd_nlu_tagger *t, const char *text, const cd_nlu_tok
         f->off[i] = m;
         for (size_t k = s; k < f->off[i + 1]; k++) {
             long id = table_find(t, f->h[k]);
-            if (id >= 0)
+            if (id >= 0) {
+                __builtin_prefetch(&t->off[id]);
                 tls_fi[m++] = (uint32_t)id;
+            }
         }
     }
     f->off[tok->n] = m;
+    for (size_t k = 0; k < m; k++) { /* the pairs emissions() reads, scattered like the slots */
+        __builtin_prefetch(&t->ptag[t->off[tls_fi[k]]]);
+        __builtin_prefetch(&t->pw[t->off[tls_fi[k]]]);
+    }
     set_active(t, intent, w);
     emissions(t, tls_fi, f->off, tok->n, w);
     viterbi(t, tok->n, w);

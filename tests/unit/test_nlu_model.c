@@ -187,9 +187,12 @@ static void test_parse_shape(const cd_nlu_model *m)
     cd_nlu_parse_result_done(&r);
 
     /* updating that object in place prints exactly what a new object for the result prints
-     * (key order included), for results with fewer, more and no entities */
-    static const char *const next[] = {"send money from checking to savings", "hello there",
-                                       "book a flight to Paris", "get me a ticket to NYC tomorrow"};
+     * (key order included), for results with fewer, more and no entities, and entities whose
+     * objects are reused in place or, with a role before or after, rebuilt */
+    static const char *const next[] = {
+        "send money from checking to savings", "hello there", "book a flight to Paris",
+        "get me a ticket to NYC tomorrow",     "book a flight to Paris",
+        "send money from checking to savings", "book a flight to Paris"};
     for (size_t k = 0; k < sizeof(next) / sizeof(next[0]); k++) {
         ok(cd_nlu_parse(m, next[k], &r, &err) == 0, "parse %s", next[k]);
         json_t *fresh = cd_nlu_parse_result_json(&r);
