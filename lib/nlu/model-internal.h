@@ -3,6 +3,8 @@
 #define CD_NLU_MODEL_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 #include "nlu/classifier.h"
 #include "nlu/features.h"
@@ -34,6 +36,10 @@ int cd_nlu_model_build_meta(cd_nlu_model *m, const cd_nlu_data *d, unsigned seed
                             cd_error_t *err);
 json_t *cd_nlu_config_to_json(const cd_nlu_config *cfg);
 int cd_nlu_config_from_json(const json_t *j, cd_nlu_config *cfg, cd_error_t *err);
+
+/* fn(arg) on a new thread, or here when no thread can be made; true when a thread runs it
+ * (join it) */
+bool cd_nlu_beside(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* archive.c: load from memory (the fuzz target's entry); name is used in messages. */
 cd_nlu_model *cd_nlu_model_load_mem(const void *buf, size_t len, const char *name,

@@ -74,9 +74,7 @@ static int copy_config(cd_nlu_config *dst, const cd_nlu_config *src)
     return 0;
 }
 
-/* fn(arg) on a new thread, or here when no thread can be made; true when a thread runs it
- * (join it) */
-static bool beside(pthread_t *t, void *(*fn)(void *), void *arg)
+bool cd_nlu_beside(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     if (pthread_create(t, NULL, fn, arg) == 0)
         return true;
@@ -171,7 +169,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
         y[i] = in ? (int)find_intent(m->intents, m->n_intents, in) : -1;
     }
     tj = (tagger_job){d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, NULL, {0}};
-    threaded = beside(&tid, tagger_run, &tj);
+    threaded = cd_nlu_beside(&tid, tagger_run, &tj);
     cd_nlu_tokens *xt = calloc(n + 1, sizeof(*xt));
     int *xy = calloc(n + 1, sizeof(*xy));
     if (!xt || !xy) {
@@ -193,7 +191,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
     rows_job half[2] = {{&m->feat, xt, rows, 0, nx / 2, 0}, {&m->feat, xt, rows, nx / 2, nx, 0}};
     pthread_t rt;
     /* a small set is not worth a thread */
-    bool rthreaded = nx >= 1000 ? beside(&rt, rows_run, &half[0]) : (rows_run(&half[0]), false);
+    bool rthreaded = nx >= 1000 ? cd_nlu_beside(&rt, rows_run, &half[0]) : (rows_run(&half[0]), false);
     rows_run(&half[1]);
     if (rthreaded)
         pthread_join(rt, NULL);

@@ -1,10 +1,12 @@
 /* The model on real data (../shared/data, Braun et al. 2017): sane accuracy floors (not exact
  * figures: those are the benchmark's job), and a save/load round trip on a real model. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "nlu/eval.h"
 #include "nlu/nlu.h"
 #include "tap.h"
 
@@ -62,6 +64,43 @@ static void one_set(const char *name, double acc_floor, double f1_floor)
         ok(s.acc >= acc_floor, "%s intent accuracy %.3f >= %.2f", name, s.acc, acc_floor);
         ok(s.ent_f1 >= f1_floor, "%s entity F1 %.3f >= %.2f", name, s.ent_f1, f1_floor);
     }
+    /* cd_nlu_eval_run splits a large set over threads: its predictions are those of
+     * cd_nlu_parse, in example order (the test split repeated past the per-thread minimum) */
+    size_t nrep = te.n_examples ? (2048 / te.n_examples + 1) * te.n_examples : 0;
+    size_t *idx = malloc((nrep + 1) * sizeof(*idx));
+    cd_nlu_data big = {0};
+    cd_nlu_eval_set set = {0};
+    for (size_t i = 0; idx && i < nrep; i++)
+        idx[i] = i % te.n_examples;
+    if (m && idx && cd_nlu_data_subset(&te, idx, nrep, &big, &err) == 0 &&
+        cd_nlu_eval_run(m, &big, &set, &err) == 0) {
+        size_t same = 0;
+        for (size_t i = 0; i < set.n && i < nrep; i++) {
+            cd_nlu_parse_result r;
+            if (cd_nlu_parse(m, big.examples[i].text, &r, &err))
+                break;
+            const cd_nlu_eval_item *it = &set.items[i];
+            bool eq = it->gold == &big.examples[i] && !strcmp(it->intent, r.intent.name) &&
+                      it->confidence == r.intent.confidence && it->n_entities == r.n_entities;
+            for (size_t a = 0; eq && a < r.n_entities; a++)
+                eq = it->entities[a].start == r.entities[a].start &&
+                     it->entities[a].end == r.entities[a].end &&
+                     !strcmp(it->entities[a].entity, r.entities[a].entity) &&
+                     !strcmp(it->entities[a].value, r.entities[a].value);
+            same += eq;
+            cd_nlu_parse_result_done(&r);
+        }
+        ok(set.n == nrep, "%s: eval of %zu examples predicts each once (%zu)", name, nrep, set.n);
+        ok(same == nrep, "%s: eval predictions == cd_nlu_parse, in order (%zu of %zu)", name,
+           same, nrep);
+    } else {
+        ok(0, "%s: eval of the repeated test split: %s", name, cd_error_msg(&err));
+        cd_error_clear(&err);
+    }
+    cd_nlu_eval_set_done(&set);
+    cd_nlu_data_done(&big);
+    free(idx);
+
     /* a real model survives save + load unchanged */
     char path[] = "/tmp/test_nlu_model_shared.XXXXXX";
     int fd = mkstemp(path);
