@@ -2,6 +2,7 @@
  * Rasa's /model/parse shape. Input lines come from --text (repeatable) or stdin. */
 #include <getopt.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +143,7 @@ static int parse_stdin(const cd_nlu_model *m, size_t flags, int nt)
             n++;
         }
         /* a short batch is not worth a thread per line: at least 64 lines per thread */
-        int k = nt;
-        while (k > 1 && n / (size_t)k < 64)
-            k--;
+        int k = cd_nlu_share_threads(n, nt, MAX_THREADS, 64);
         for (int i = 0; i < k; i++)
             ch[i] = (chunk){.m = m,
                             .lines = lines,
@@ -175,12 +174,6 @@ static int parse_stdin(const cd_nlu_model *m, size_t flags, int nt)
     return worst;
 }
 
-static int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
-}
-
 int cd_nlu_cmd_parse(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -191,7 +184,7 @@ int cd_nlu_cmd_parse(int argc, char **argv)
     const char *model = NULL;
     char **texts = calloc((size_t)argc + 1, sizeof(char *));
     size_t n_texts = 0, flags = JSON_COMPACT | JSON_REAL_PRECISION(6);
-    int c, status = 2, nt = default_threads();
+    int c, status = 2, nt = cd_nlu_share_threads(SIZE_MAX, 0, MAX_THREADS, 1);
     char *end;
     if (!texts)
         return 2;

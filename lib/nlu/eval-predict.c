@@ -4,7 +4,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nlu/eval.h"
 #include "nlu/model-internal.h"
@@ -123,16 +122,10 @@ typedef struct {
     int rc;
 } eval_share;
 
-static void *eval_share_run(void *arg)
+static void *eval_share_thread(void *arg)
 {
     eval_share *p = arg;
     p->rc = eval_range(p->m, p->d, p->from, p->to, &p->set, &p->err);
-    return NULL;
-}
-
-static void *eval_share_thread(void *arg)
-{
-    eval_share_run(arg);
     cd_nlu_thread_done(); /* the thread's parse scratch */
     return NULL;
 }
@@ -149,10 +142,7 @@ int cd_nlu_eval_run(const cd_nlu_model *m, const cd_nlu_data *d, cd_nlu_eval_set
                     cd_error_t *err)
 {
     size_t n = d->n_examples;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t k = cpus < 1 ? 1 : cpus > EVAL_MAX_THREADS ? EVAL_MAX_THREADS : (size_t)cpus;
-    while (k > 1 && n / k < EVAL_MIN_SHARE)
-        k--;
+    size_t k = (size_t)cd_nlu_share_threads(n, 0, EVAL_MAX_THREADS, EVAL_MIN_SHARE);
     if (k == 1)
         return eval_range(m, d, 0, n, out, err);
     eval_share sh[EVAL_MAX_THREADS] = {{0}};
@@ -167,11 +157,10 @@ int cd_nlu_eval_run(const cd_nlu_model *m, const cd_nlu_data *d, cd_nlu_eval_set
         if (threaded[i])
             pthread_join(tid[i], NULL);
         if (rc == 0 && sh[i].rc < 0) { /* the first failure in example order is reported */
-            if (err && !err->msg)
+            if (err && !err->msg) {
                 *err = sh[i].err;
-            else
-                cd_error_clear(&sh[i].err);
-            sh[i].err = (cd_error_t){0};
+                sh[i].err = (cd_error_t){0};
+            }
             rc = -1;
         }
         if (rc == 0 && out->n + sh[i].set.n > out->cap) {

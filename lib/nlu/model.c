@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -72,6 +73,18 @@ static int copy_config(cd_nlu_config *dst, const cd_nlu_config *src)
     if (src->source_json && !(dst->source_json = strdup(src->source_json)))
         return -1;
     return 0;
+}
+
+int cd_nlu_share_threads(size_t n, int want, int max, size_t min_share)
+{
+    if (want < 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        want = cpus < 1 ? 1 : cpus > max ? max : (int)cpus;
+    }
+    int k = want < max ? want : max;
+    while (k > 1 && n / (size_t)k < min_share)
+        k--;
+    return k < 1 ? 1 : k;
 }
 
 bool cd_nlu_beside(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -492,10 +505,10 @@ static json_t *entity_json(const cd_nlu_entity *e)
     return x;
 }
 
-/* appends r's entities to the array ents; -1 on OOM */
-static int entities_json(json_t *ents, const cd_nlu_parse_result *r)
+/* appends r's entities from the from-th on to the array ents; -1 on OOM */
+static int entities_json(json_t *ents, const cd_nlu_parse_result *r, size_t from)
 {
-    for (size_t i = 0; i < r->n_entities; i++)
+    for (size_t i = from; i < r->n_entities; i++)
         if (json_array_append_new(ents, entity_json(&r->entities[i])))
             return -1;
     return 0;
@@ -532,10 +545,7 @@ static int entities_update(json_t *ents, const cd_nlu_parse_result *r)
     while (json_array_size(ents) > r->n_entities)
         if (json_array_remove(ents, json_array_size(ents) - 1))
             return -1;
-    for (; i < r->n_entities; i++)
-        if (json_array_append_new(ents, entity_json(&r->entities[i])))
-            return -1;
-    return 0;
+    return entities_json(ents, r, i);
 }
 
 /* Built with json_object_set_new rather than json_pack: parse output is the CLI's hot path
@@ -547,7 +557,7 @@ json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r)
     bool ok = o && intent && ents && ranking;
     ok = ok && put(intent, "name", r->intent.name ? json_string(r->intent.name) : json_null()) &&
          put(intent, "confidence", json_real(r->intent.name ? r->intent.confidence : 0.0));
-    ok = ok && entities_json(ents, r) == 0;
+    ok = ok && entities_json(ents, r, 0) == 0;
     for (size_t i = 0; ok && i < r->n_ranking; i++) {
         json_t *x = json_object();
         ok = put(x, "name", json_string(r->ranking[i].name)) &&

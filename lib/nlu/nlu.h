@@ -178,6 +178,10 @@ void cd_nlu_parse_result_done(cd_nlu_parse_result *r);
 /* Frees the calling thread's parse scratch (kept between calls so parsing does not allocate
  * it each time). Call it before a parsing thread exits; parsing again afterwards is fine. */
 void cd_nlu_thread_done(void);
+
+/* How many threads to split n independent parses over: want (0 = one per online CPU), at
+ * most max, fewer while a share would hold under min_share items (a thread costs more). */
+int cd_nlu_share_threads(size_t n, int want, int max, size_t min_share);
 /* Rasa's /model/parse shape: {text, intent{name,confidence}, intent_ranking, entities[]}. */
 json_t *cd_nlu_parse_result_json(const cd_nlu_parse_result *r);
 /* Rewrites o, made by cd_nlu_parse_result_json, to describe r, reusing its objects (a caller
