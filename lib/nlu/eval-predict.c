@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nlu/eval.h"
+#include "nlu/features-vocab.h"
 #include "nlu/model-internal.h"
 #include "nlu/tokenize.h"
 
@@ -203,8 +204,10 @@ size_t cd_nlu_eval_tokenize(const char *text, cd_nlu_token_span **out)
 }
 
 /* Rasa's determine_entity_for_token + _concat_entity_labels: the entity sharing the most
- * characters with the token (first on ties), labelled entity[.group][.role]. */
-static char *token_label(cd_nlu_token_span tk, const cd_nlu_entity *ents, size_t n)
+ * characters with the token (first on ties), labelled entity[.group][.role]; "no_entity"
+ * when none overlaps. Written into *buf (grown as needed); its length, or -1 on OOM. */
+static long token_label(cd_nlu_token_span tk, const cd_nlu_entity *ents, size_t n, char **buf,
+                        size_t *cap)
 {
     int best = -1, best_ov = 0;
     for (size_t i = 0; i < n; i++) {
@@ -216,45 +219,78 @@ static char *token_label(cd_nlu_token_span tk, const cd_nlu_entity *ents, size_t
             best = (int)i;
         }
     }
-    if (best < 0 || !ents[best].entity || !*ents[best].entity)
-        return strdup(CD_NLU_NO_ENTITY);
-    const cd_nlu_entity *e = &ents[best];
-    size_t len = strlen(e->entity) + (e->group ? strlen(e->group) + 1 : 0) +
-                 (e->role ? strlen(e->role) + 1 : 0) + 1;
-    char *s = malloc(len);
-    if (!s)
-        return NULL;
-    strcpy(s, e->entity);
-    if (e->group && *e->group) {
-        strcat(s, ".");
-        strcat(s, e->group);
+    const cd_nlu_entity *e = best >= 0 ? &ents[best] : NULL;
+    const char *part[3] = {CD_NLU_NO_ENTITY, NULL, NULL};
+    if (e && e->entity && *e->entity) {
+        part[0] = e->entity;
+        part[1] = e->group && *e->group ? e->group : NULL;
+        part[2] = e->role && *e->role ? e->role : NULL;
     }
-    if (e->role && *e->role) {
-        strcat(s, ".");
-        strcat(s, e->role);
+    size_t len = 0, pl[3];
+    for (int k = 0; k < 3; k++)
+        len += part[k] ? (pl[k] = strlen(part[k])) + (k > 0) : 0;
+    if (len + 1 > *cap) {
+        char *b = realloc(*buf, len + 64);
+        if (!b)
+            return -1;
+        *buf = b;
+        *cap = len + 64;
     }
-    return s;
+    char *o = *buf;
+    for (int k = 0; k < 3; k++)
+        if (part[k]) {
+            if (k > 0)
+                *o++ = '.';
+            memcpy(o, part[k], pl[k]);
+            o += pl[k];
+        }
+    *o = 0;
+    return (long)len;
 }
 
 void cd_nlu_entity_tokens_done(cd_nlu_entity_tokens *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n_tokens; i++) {
-        free(t->targets[i]);
-        free(t->preds[i]);
-    }
+    for (size_t i = 0; i < t->n_labels; i++)
+        free(t->labels[i]);
+    free(t->labels);
     free(t->targets);
     free(t->preds);
     free(t->item_end);
     memset(t, 0, sizeof(*t));
 }
 
+/* the interned copy of label (len bytes) in t->labels, through ids; NULL on OOM */
+static const char *intern(cd_nlu_entity_tokens *t, cd_nlu_vocab *ids, size_t *cap,
+                          const char *label, size_t len)
+{
+    size_t before = ids->n;
+    long id = cd_nlu_vocab_add(ids, label, len);
+    if (id < 0)
+        return NULL;
+    if (ids->n == before)
+        return t->labels[id];
+    if (t->n_labels == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        char **p = realloc(t->labels, nc * sizeof(*p));
+        if (!p)
+            return NULL;
+        t->labels = p;
+        *cap = nc;
+    }
+    if (!(t->labels[t->n_labels] = strndup(label, len)))
+        return NULL;
+    return t->labels[t->n_labels++];
+}
+
 int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *out,
                                cd_error_t *err)
 {
     cd_nlu_entity_tokens t = {0};
-    size_t cap = 0;
+    cd_nlu_vocab ids = {0};
+    size_t cap = 0, labels_cap = 0, buf_cap = 0;
+    char *buf = NULL;
     t.item_end = calloc(s->n + 1, sizeof(size_t));
     if (!t.item_end)
         goto oom;
@@ -265,10 +301,10 @@ int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *o
         size_t nt = cd_nlu_eval_tokenize(it->gold->text, &tk);
         if (t.n_tokens + nt > cap) {
             size_t nc = (cap ? 2 * cap : 1024) + nt;
-            char **a = realloc(t.targets, nc * sizeof(char *));
+            const char **a = realloc(t.targets, nc * sizeof(char *));
             if (a)
                 t.targets = a;
-            char **b = realloc(t.preds, nc * sizeof(char *));
+            const char **b = realloc(t.preds, nc * sizeof(char *));
             if (b)
                 t.preds = b;
             if (!a || !b) {
@@ -278,8 +314,11 @@ int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *o
             cap = nc;
         }
         for (size_t k = 0; k < nt; k++) {
-            char *g = token_label(tk[k], it->gold->entities, it->gold->n_entities);
-            char *p = token_label(tk[k], it->entities, it->n_entities);
+            long len = token_label(tk[k], it->gold->entities, it->gold->n_entities, &buf,
+                                   &buf_cap);
+            const char *g = len < 0 ? NULL : intern(&t, &ids, &labels_cap, buf, (size_t)len);
+            len = g ? token_label(tk[k], it->entities, it->n_entities, &buf, &buf_cap) : -1;
+            const char *p = len < 0 ? NULL : intern(&t, &ids, &labels_cap, buf, (size_t)len);
             t.targets[t.n_tokens] = g;
             t.preds[t.n_tokens] = p;
             t.n_tokens++;
@@ -291,9 +330,13 @@ int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *o
         free(tk);
         t.item_end[i] = t.n_tokens;
     }
+    cd_nlu_vocab_done(&ids);
+    free(buf);
     *out = t;
     return 0;
 oom:
+    cd_nlu_vocab_done(&ids);
+    free(buf);
     cd_nlu_entity_tokens_done(&t);
     return cd_error(err, CD_ERR_SYSTEM, ENOMEM, "align entity predictions: out of memory");
 }

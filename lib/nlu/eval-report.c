@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nlu/eval.h"
+#include "nlu/features-vocab.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -41,32 +42,53 @@ void cd_nlu_report_done(cd_nlu_report *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int unique_labels(cd_nlu_report *r, const char *const *t, const char *const *p, size_t n)
+/* The sorted distinct labels of targets and predictions into r->cm_labels, and each item's
+ * (target, prediction) as indices into them: labels are interned in a hash map first, so only
+ * the few distinct ones are sorted (an entity report has a label per token: sorting those
+ * strings was most of a cross-validation fold's summary). */
+static int index_labels(cd_nlu_report *r, const char *const *t, const char *const *p, size_t n,
+                        int *ti, int *pi)
 {
-    const char **all = malloc((2 * n + 1) * sizeof(*all));
-    if (!all)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        all[2 * i] = t[i] ? t[i] : "";
-        all[2 * i + 1] = p[i] ? p[i] : "";
-    }
-    qsort(all, 2 * n, sizeof(*all), cmp_str);
-    r->cm_labels = calloc(2 * n + 1, sizeof(char *));
-    if (!r->cm_labels) {
-        free(all);
-        return -1;
-    }
+    cd_nlu_vocab v = {0};
+    const char **keys = NULL;
+    size_t *rank = NULL;
+    int rc = -1;
     for (size_t i = 0; i < 2 * n; i++) {
-        if (r->n_cm && !strcmp(r->cm_labels[r->n_cm - 1], all[i]))
-            continue;
-        if (!(r->cm_labels[r->n_cm] = strdup(all[i]))) {
-            free(all);
-            return -1;
-        }
+        const char *s = (i & 1 ? p[i / 2] : t[i / 2]);
+        s = s ? s : "";
+        long id = cd_nlu_vocab_add(&v, s, strlen(s) + 1); /* the NUL kept: keys are C strings */
+        if (id < 0)
+            goto out;
+        (i & 1 ? pi : ti)[i / 2] = (int)id;
+    }
+    size_t L = v.n;
+    keys = malloc((L + 1) * sizeof(*keys));
+    rank = malloc((L + 1) * sizeof(*rank));
+    r->cm_labels = calloc(L + 1, sizeof(char *));
+    if (!keys || !rank || !r->cm_labels)
+        goto out;
+    for (size_t id = 0; id < L; id++) {
+        size_t len;
+        keys[id] = cd_nlu_vocab_key(&v, id, &len);
+    }
+    qsort(keys, L, sizeof(*keys), cmp_str);
+    for (size_t k = 0; k < L; k++) {
+        size_t len = strlen(keys[k]) + 1;
+        rank[cd_nlu_vocab_find(&v, keys[k], len)] = k;
+        if (!(r->cm_labels[k] = strdup(keys[k])))
+            goto out;
         r->n_cm++;
     }
-    free(all);
-    return 0;
+    for (size_t i = 0; i < n; i++) {
+        ti[i] = (int)rank[ti[i]];
+        pi[i] = (int)rank[pi[i]];
+    }
+    rc = 0;
+out:
+    free(keys);
+    free(rank);
+    cd_nlu_vocab_done(&v);
+    return rc;
 }
 
 /* Rasa's _add_confused_labels_to_report: the 3 largest cells of the row (np.argsort, read
@@ -102,20 +124,24 @@ int cd_nlu_report_compute(const char *const *targets, const char *const *preds, 
 {
     cd_nlu_report r = {0};
     r.n_items = n;
-    if (unique_labels(&r, targets, preds, n) < 0)
+    int *ti = malloc((n + 1) * sizeof(int)), *pi = malloc((n + 1) * sizeof(int));
+    if (!ti || !pi || index_labels(&r, targets, preds, n, ti, pi) < 0) {
+        free(ti);
+        free(pi);
         goto oom;
+    }
     size_t L = r.n_cm;
     r.cm = calloc(L * L + 1, sizeof(long));
     r.rows = calloc(L + 1, sizeof(*r.rows));
+    long correct = 0;
+    for (size_t i = 0; r.cm && i < n; i++) {
+        r.cm[(size_t)ti[i] * L + (size_t)pi[i]]++;
+        correct += ti[i] == pi[i];
+    }
+    free(ti);
+    free(pi);
     if (!r.cm || !r.rows)
         goto oom;
-    long correct = 0;
-    for (size_t i = 0; i < n; i++) {
-        int a = label_index(&r, targets[i] ? targets[i] : "");
-        int b = label_index(&r, preds[i] ? preds[i] : "");
-        r.cm[(size_t)a * L + (size_t)b]++;
-        correct += a == b;
-    }
     r.accuracy = safe_div((double)correct, (double)n);
     int excl = exclude ? label_index(&r, exclude) : -1;
 

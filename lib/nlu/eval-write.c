@@ -186,8 +186,7 @@ static int compute(const cd_nlu_eval_set *s, computed *c, cd_nlu_eval_summary *s
     }
     if (gold_entities) {
         if (cd_nlu_entity_tokens_build(s, &c->tokens, err) < 0 ||
-            cd_nlu_report_compute((const char *const *)c->tokens.targets,
-                                  (const char *const *)c->tokens.preds, c->tokens.n_tokens,
+            cd_nlu_report_compute(c->tokens.targets, c->tokens.preds, c->tokens.n_tokens,
                                   CD_NLU_NO_ENTITY, &c->entities, err) < 0)
             return -1;
         sum->has_entities = true;

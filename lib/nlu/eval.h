@@ -86,10 +86,12 @@ json_t *cd_nlu_report_json(const cd_nlu_report *r);
 /* Token-level labels as Rasa's evaluate_entities builds them: tokens of each item's text,
  * each labelled entity[.group][.role] of the best-overlapping entity, else "no_entity". */
 typedef struct {
-    char **targets, **preds; /* n_tokens each, owned */
+    const char **targets, **preds; /* n_tokens each, into labels */
     size_t n_tokens;
     size_t *item_end; /* item i owns tokens [item_end[i-1], item_end[i]) */
     size_t n_items;
+    char **labels; /* the distinct labels, owned: a token's label is one of a few */
+    size_t n_labels;
 } cd_nlu_entity_tokens;
 
 int cd_nlu_entity_tokens_build(const cd_nlu_eval_set *s, cd_nlu_entity_tokens *out,
