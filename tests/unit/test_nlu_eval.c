@@ -209,6 +209,8 @@ static void test_entities(void)
     is_str(t.targets[5], "city.to", "role joins the label: entity.role");
     is_str(t.preds[3], "no_entity", "predicted: york outside the short span");
     is_str(t.preds[5], "city", "predicted without role");
+    ok(t.targets[2] == t.targets[3] && t.targets[2] == t.preds[5],
+       "a label is stored once, whichever token or side it labels");
     cd_nlu_report r;
     cd_nlu_report_compute((const char *const *)t.targets, (const char *const *)t.preds,
                           t.n_tokens, CD_NLU_NO_ENTITY, &r, &err);
@@ -244,6 +246,36 @@ static void test_entities(void)
            tk[3].start == 16 && tk[3].end == 19,
        "offsets in code points");
     free(tk);
+}
+
+/* labels longer than any fixed buffer: entity + group + role joined whole, and kept apart */
+static void test_long_labels(void)
+{
+    char type[700], role[400];
+    memset(type, 'e', sizeof(type) - 1);
+    type[sizeof(type) - 1] = 0;
+    memset(role, 'r', sizeof(role) - 1);
+    role[sizeof(role) - 1] = 0;
+    cd_nlu_entity gold[] = {ent(0, 3, type), ent(4, 7, type)};
+    gold[1].role = role;
+    gold[1].group = (char *)"g";
+    cd_nlu_example ex = {.text = (char *)"abc def", .intent = (char *)"x", .entities = gold,
+                         .n_entities = 2};
+    cd_nlu_eval_set s = {0};
+    cd_error_t err = {0};
+    ok(cd_nlu_eval_add(&s, &ex, "x", 1, gold, 1, &err) == 0, "add prediction (long labels)");
+    cd_nlu_entity_tokens t;
+    ok(cd_nlu_entity_tokens_build(&s, &t, &err) == 0, "align tokens (long labels)");
+    char want[1200];
+    snprintf(want, sizeof(want), "%s.g.%s", type, role);
+    is_int(t.n_tokens, 2, "two tokens");
+    ok(!strcmp(t.targets[0], type), "a 699-byte entity label, whole");
+    ok(!strcmp(t.targets[1], want), "entity.group.role, 1,101 bytes, whole (%zu bytes)",
+       strlen(t.targets[1]));
+    is_str(t.preds[1], "no_entity", "the unpredicted token");
+    is_int(t.n_labels, 3, "three distinct labels");
+    cd_nlu_entity_tokens_done(&t);
+    cd_nlu_eval_set_done(&s);
 }
 
 static void test_folds(void)
@@ -408,6 +440,7 @@ int main(void)
     test_report_micro_variant();
     test_against_sklearn();
     test_entities();
+    test_long_labels();
     test_folds();
     test_writers();
     return tap_done();
