@@ -29,6 +29,9 @@ static void usage(FILE *f)
             "      --cross-validation  k-fold stratified cross-validation instead of a model\n"
             "  -f, --folds K           folds (default 5); intents with fewer examples are dropped\n"
             "      --seed N            fold shuffling and training seed (default 42)\n"
+            "      --jobs N            folds trained at a time (default: one per CPU, at\n"
+            "                          most 4); each holds a model in memory, so 1 is the\n"
+            "                          least memory. The results do not depend on it\n"
             "  -c, --config FILE       pipeline config for cross-validation training\n"
             "      --successes         also write intent_successes.json (and entity successes)\n"
             "      --no-errors         do not write the *_errors.json files\n"
@@ -165,13 +168,14 @@ static void on_fold(void *ctx, int fold, int folds, size_t n_train, size_t n_tes
 
 int cd_nlu_cmd_test(int argc, char **argv)
 {
-    enum { OPT_CV = 256, OPT_SEED, OPT_SUCC, OPT_NOERR, OPT_NOPLOT, OPT_GATE };
+    enum { OPT_CV = 256, OPT_SEED, OPT_SUCC, OPT_NOERR, OPT_NOPLOT, OPT_GATE, OPT_JOBS };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"out", required_argument, NULL, 'o'},
         {"cross-validation", no_argument, NULL, OPT_CV},
         {"folds", required_argument, NULL, 'f'},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"jobs", required_argument, NULL, OPT_JOBS},
         {"config", required_argument, NULL, 'c'},
         {"successes", no_argument, NULL, OPT_SUCC},
         {"no-errors", no_argument, NULL, OPT_NOERR},
@@ -182,7 +186,7 @@ int cd_nlu_cmd_test(int argc, char **argv)
     };
     const char *model_path = NULL, *out = "results", *config = NULL;
     bool cv = false;
-    long folds = 5;
+    long folds = 5, jobs = 0;
     unsigned long seed = 42;
     gate gates[8];
     size_t n_gates = 0;
@@ -204,6 +208,15 @@ int cd_nlu_cmd_test(int argc, char **argv)
             folds = strtol(optarg, &end, 10);
             if (end == optarg || *end || folds < 2 || folds > 1000) {
                 fprintf(stderr, "conductor-nlu test: --folds `%s`: need an integer >= 2\n",
+                        optarg);
+                usage(stderr);
+                return 2;
+            }
+            break;
+        case OPT_JOBS:
+            jobs = strtol(optarg, &end, 10);
+            if (end == optarg || *end || jobs < 1 || jobs > 1000) {
+                fprintf(stderr, "conductor-nlu test: --jobs `%s`: need an integer >= 1\n",
                         optarg);
                 usage(stderr);
                 return 2;
@@ -265,8 +278,8 @@ int cd_nlu_cmd_test(int argc, char **argv)
     if (cv) {
         if (config && cd_nlu_config_load(config, &cfg, &err) < 0)
             goto fail;
-        if (cd_nlu_cross_validate(&data, &cfg, (int)folds, (unsigned)seed, on_fold, NULL, &preds,
-                                  &cvr, &err) < 0) {
+        if (cd_nlu_cross_validate(&data, &cfg, (int)folds, (unsigned)seed, (int)jobs, on_fold,
+                                  NULL, &preds, &cvr, &err) < 0) {
             for (size_t i = 0; i < cvr.n_dropped; i++)
                 fprintf(stderr, "conductor-nlu test: dropped intent `%s`: fewer than %ld "
                                 "examples\n", cvr.dropped[i], folds);
@@ -277,8 +290,9 @@ int cd_nlu_cmd_test(int argc, char **argv)
                             "as Rasa drops intents below the number of folds\n",
                     cvr.dropped[i], folds);
         fprintf(stderr,
-                "cross-validation: %d folds over %zu examples in %.2f s (training %.2f s)\n",
-                cvr.folds, cvr.n_examples, cvr.total_seconds, cvr.train_seconds);
+                "cross-validation: %d folds over %zu examples in %.2f s (%d at a time; "
+                "training %.2f s summed over the folds)\n",
+                cvr.folds, cvr.n_examples, cvr.total_seconds, cvr.parallel, cvr.train_seconds);
         cd_nlu_cv_print(stdout, &cvr);
     } else {
         if (!(model = cd_nlu_model_load(model_path, &err)))

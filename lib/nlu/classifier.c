@@ -1,6 +1,7 @@
 #include "nlu/classifier.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,8 @@ static void quiet(const char *s)
     (void)s; /* LIBLINEAR prints iteration logs to stdout otherwise */
 }
 
-int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const int *y, size_t n,
-                     int n_feat, int n_classes, int solver, double C, unsigned seed,
+int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node **x, bool release, const int *y,
+                     size_t n, int n_feat, int n_classes, int solver, double C, unsigned seed,
                      cd_error_t *err)
 {
     memset(c, 0, sizeof(*c));
@@ -20,21 +21,38 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
     for (size_t i = 0; i < n; i++)
         for (const struct feature_node *p = x[i]; p->index != -1; p++)
             nodes++;
-    /* LIBLINEAR wants the bias as an explicit last node of each row */
-    struct feature_node *pool = malloc((nodes + 2 * n) * sizeof(*pool));
-    struct feature_node **rows = malloc(n * sizeof(*rows));
+    /* LIBLINEAR wants the bias as an explicit last node of each row. Rows the caller releases
+     * are rewritten in place (merging only drops or renames nodes; realloc adds the one more
+     * node), so the solver's matrix takes the caller's memory instead of a second copy. */
+    struct feature_node *pool = release ? NULL : malloc((nodes + 2 * n) * sizeof(*pool));
+    struct feature_node **rows = calloc(n + 1, sizeof(*rows));
     double *yd = malloc(n * sizeof(*yd));
     struct model *m = NULL;
     int rc = -1;
-    if (!pool || !rows || !yd || cd_nlu_colmerge_build(&cm, x, n, n_feat)) {
+    if ((!release && !pool) || !rows || !yd ||
+        cd_nlu_colmerge_build(&cm, (struct feature_node *const *)x, n, n_feat)) {
         cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
         goto out;
     }
     int n_in = cm.n_out; /* columns the solver sees */
     struct feature_node *q = pool;
     for (size_t i = 0; i < n; i++) {
-        rows[i] = q;
-        for (const struct feature_node *p = x[i]; p->index != -1; p++)
+        const struct feature_node *p = x[i];
+        if (release) {
+            size_t len = 0;
+            while (x[i][len].index != -1)
+                len++;
+            struct feature_node *r = realloc(x[i], (len + 2) * sizeof(*r));
+            if (!r) {
+                cd_error(err, CD_ERR_SYSTEM, 0, "out of memory training the intent classifier");
+                goto out;
+            }
+            x[i] = NULL;
+            p = q = rows[i] = r;
+        } else
+            rows[i] = q;
+        /* in place, q never passes p: each node is read before its slot is written */
+        for (; p->index != -1; p++)
             if (cm.lead[p->index] == p->index)
                 *q++ = (struct feature_node){cm.id[p->index], p->value * cm.scale[p->index]};
         *q++ = (struct feature_node){n_in + 1, 1.0};
@@ -52,9 +70,14 @@ int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const 
         cd_error(err, CD_ERR_USAGE, 0, "intent classifier: %s", bad);
         goto out;
     }
+    /* LIBLINEAR's solvers shuffle with rand(): seeded here and held while training, so that
+     * models trained at the same time (cross-validation folds) each get their own sequence */
+    static pthread_mutex_t rand_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&rand_lock);
     set_print_string_function(quiet);
     srand(seed);
     m = train(&prob, &par);
+    pthread_mutex_unlock(&rand_lock);
     if (!m) {
         cd_error(err, CD_ERR_SYSTEM, 0, "LIBLINEAR training failed");
         goto out;
@@ -99,6 +122,8 @@ out:
         free_and_destroy_model(&m);
     cd_nlu_colmerge_done(&cm);
     free(pool);
+    for (size_t i = 0; release && rows && i < n; i++) /* calloc'd: NULL past a failure */
+        free(rows[i]);
     free(rows);
     free(yd);
     if (rc)

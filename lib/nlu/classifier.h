@@ -6,6 +6,7 @@
 #define CD_NLU_CLASSIFIER_H
 
 #include <linear.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +26,11 @@ typedef struct {
 
 /* x[i]: row i, sorted 1-based indices ≤ n_feat, terminated by index -1 (no bias node);
  * y[i] in [0, n_classes). LIBLINEAR's dual solvers shuffle with rand(): seeded here, so
- * training is deterministic (and not thread-safe). */
-int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node *const *x, const int *y, size_t n,
-                     int n_feat, int n_classes, int solver, double C, unsigned seed,
+ * training is deterministic; concurrent trainings take turns in the solver. With release,
+ * the rows become LIBLINEAR's (each x[i] is taken and set to NULL, also on failure for the
+ * rows taken so far): no second copy of a matrix that is ~50 MB on SNIPS. */
+int cd_nlu_clf_train(cd_nlu_classifier *c, struct feature_node **x, bool release, const int *y,
+                     size_t n, int n_feat, int n_classes, int solver, double C, unsigned seed,
                      cd_error_t *err);
 
 /* Columns equal in every training row, merged for the solver (classifier-merge.c). Indices

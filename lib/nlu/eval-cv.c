@@ -3,6 +3,7 @@
  * reproducible: the folds come from a seed instead of an unseeded StratifiedKFold. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,9 +136,101 @@ static int cmp_ic(const void *a, const void *b)
     return strcmp(((const intent_count *)a)->name, ((const intent_count *)b)->name);
 }
 
+/* One fold: train on the other folds, predict both parts, summarise. */
+typedef struct {
+    const cd_nlu_data *d;
+    const cd_nlu_config *cfg;
+    const int *fold; /* per example, -1 = dropped */
+    unsigned seed;
+    int f;
+    /* out */
+    cd_nlu_eval_set test; /* held-out predictions, gold in d */
+    cd_nlu_eval_summary s_tr, s_te;
+    size_t ntr, nte;
+    double train_s;
+    int rc;
+    cd_error_t err;
+} fold_job;
+
+static int run_fold(fold_job *j)
+{
+    const cd_nlu_data *d = j->d;
+    size_t n = d->n_examples;
+    size_t *tr = malloc((n + 1) * sizeof(size_t)), *te = malloc((n + 1) * sizeof(size_t));
+    cd_nlu_data vtr = {0}, vte = {0};
+    cd_nlu_eval_set etr = {0};
+    cd_nlu_model *m = NULL;
+    bool ok = tr && te;
+    if (!ok)
+        cd_error(&j->err, CD_ERR_SYSTEM, ENOMEM, "cross-validation: out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        if (j->fold[i] < 0)
+            continue;
+        if (j->fold[i] == j->f)
+            te[j->nte++] = i;
+        else
+            tr[j->ntr++] = i;
+    }
+    double ts = now_s();
+    ok = ok && cd_nlu_data_subset(d, tr, j->ntr, &vtr, &j->err) == 0 &&
+         cd_nlu_data_subset(d, te, j->nte, &vte, &j->err) == 0 &&
+         (m = cd_nlu_train(&vtr, j->cfg, j->seed, &j->err)) != NULL;
+    j->train_s = now_s() - ts;
+    ok = ok && eval_view(m, d, &vtr, tr, &etr, &j->err) == 0 &&
+         eval_view(m, d, &vte, te, &j->test, &j->err) == 0 &&
+         cd_nlu_eval_summarize(&etr, &j->s_tr, &j->err) == 0 &&
+         cd_nlu_eval_summarize(&j->test, &j->s_te, &j->err) == 0;
+    cd_nlu_model_free(m);
+    cd_nlu_eval_set_done(&etr);
+    cd_nlu_data_done(&vtr);
+    cd_nlu_data_done(&vte);
+    free(tr);
+    free(te);
+    return j->rc = ok ? 0 : -1;
+}
+
+/* Folds are independent, so several train at once. One fold keeps about 1.5 CPUs busy (its
+ * tagger and classifier train side by side, one finishes first; summaries are one thread),
+ * so even on 2 CPUs two at a time save wall time (5 folds: SNIPS -20%, HWU64 -13%,
+ * tests/bench/nlu/ab), and a machine with more CPUs gets one fold per CPU. Each fold's result is the same as when run
+ * alone: the only shared state, rand() inside LIBLINEAR, is seeded and used under a lock
+ * (cd_nlu_clf_train). Results are taken in fold order, so progress and output keep it. */
+#define CV_DEFAULT_MAX 4 /* each fold holds its own model and predictions in memory */
+
+typedef struct {
+    fold_job *jobs;
+    int k, next, *done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} fold_pool;
+
+/* claims and runs folds until none is left */
+static void pool_work(fold_pool *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int f = p->next < p->k ? p->next++ : -1;
+        pthread_mutex_unlock(&p->mu);
+        if (f < 0)
+            return;
+        run_fold(&p->jobs[f]);
+        pthread_mutex_lock(&p->mu);
+        p->done[f] = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void *pool_thread(void *arg)
+{
+    pool_work(arg);
+    cd_nlu_thread_done(); /* the thread's parse scratch */
+    return NULL;
+}
+
 int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k, unsigned seed,
-                          cd_nlu_cv_progress progress, void *ctx, cd_nlu_eval_set *preds,
-                          cd_nlu_cv_result *res, cd_error_t *err)
+                          int jobs, cd_nlu_cv_progress progress, void *ctx,
+                          cd_nlu_eval_set *preds, cd_nlu_cv_result *res, cd_error_t *err)
 {
     memset(res, 0, sizeof(*res));
     if (k < 2)
@@ -147,16 +240,21 @@ int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k,
     intent_count *ic = calloc(n + 1, sizeof(*ic));
     const char **labels = calloc(n + 1, sizeof(char *));
     int *fold = calloc(n + 1, sizeof(int));
-    size_t *tr = calloc(n + 1, sizeof(size_t)), *te = calloc(n + 1, sizeof(size_t));
+    fold_job *fj = calloc((size_t)k, sizeof(*fj));
+    int *done = calloc((size_t)k, sizeof(int));
     res->folds = k;
     res->train = calloc((size_t)k, sizeof(*res->train));
     res->test = calloc((size_t)k, sizeof(*res->test));
     res->ent_train = calloc((size_t)k, sizeof(*res->ent_train));
     res->ent_test = calloc((size_t)k, sizeof(*res->ent_test));
     res->dropped = calloc(n + 1, sizeof(char *));
-    int rc = -1;
-    if (!ic || !labels || !fold || !tr || !te || !res->train || !res->test || !res->ent_train ||
-        !res->ent_test || !res->dropped) {
+    int rc = -1, started = 0;
+    pthread_t *tid = calloc((size_t)k, sizeof(*tid));
+    fold_pool pool = {.jobs = fj, .k = k, .done = done};
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.cv, NULL);
+    if (!ic || !labels || !fold || !fj || !done || !tid || !res->train || !res->test ||
+        !res->ent_train || !res->ent_test || !res->dropped) {
         cd_error(err, CD_ERR_SYSTEM, ENOMEM, "cross-validation: out of memory");
         goto out;
     }
@@ -204,57 +302,65 @@ int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k,
     if (cd_nlu_folds_assign(labels, n, k, seed, fold, err) < 0)
         goto out;
 
+    for (int f = 0; f < k; f++)
+        fj[f] = (fold_job){.d = d, .cfg = cfg, .fold = fold, .seed = seed, .f = f};
+    int want = jobs > 0 ? (jobs < k ? jobs : k)
+                        : cd_nlu_share_threads((size_t)k, 0, CV_DEFAULT_MAX, 1);
+    for (int i = 0; i < want; i++)
+        started += pthread_create(&tid[started], NULL, pool_thread, &pool) == 0;
+    res->parallel = started ? started : 1;
+    if (!started) /* no thread: the folds run here, one after the other */
+        pool_work(&pool);
+    rc = 0;
     for (int f = 0; f < k; f++) {
-        size_t ntr = 0, nte = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (fold[i] < 0)
-                continue;
-            if (fold[i] == f)
-                te[nte++] = i;
-            else
-                tr[ntr++] = i;
-        }
-        cd_nlu_data vtr = {0}, vte = {0};
-        cd_nlu_eval_set etr = {0};
-        cd_nlu_model *m = NULL;
-        cd_nlu_eval_summary s_tr, s_te;
-        size_t before = preds->n;
-        double ts = now_s();
-        bool ok = cd_nlu_data_subset(d, tr, ntr, &vtr, err) == 0 &&
-                  cd_nlu_data_subset(d, te, nte, &vte, err) == 0 &&
-                  (m = cd_nlu_train(&vtr, cfg, seed, err)) != NULL;
-        double train_s = now_s() - ts;
-        ok = ok && eval_view(m, d, &vtr, tr, &etr, err) == 0 &&
-             eval_view(m, d, &vte, te, preds, err) == 0 &&
-             cd_nlu_eval_summarize(&etr, &s_tr, err) == 0;
-        if (ok) {
-            /* Summarise this fold's test predictions alone. */
-            cd_nlu_eval_set view = {preds->items + before, preds->n - before, 0};
-            ok = cd_nlu_eval_summarize(&view, &s_te, err) == 0;
-        }
-        cd_nlu_model_free(m);
-        cd_nlu_eval_set_done(&etr);
-        cd_nlu_data_done(&vtr);
-        cd_nlu_data_done(&vte);
-        if (!ok) {
+        pthread_mutex_lock(&pool.mu);
+        while (!done[f])
+            pthread_cond_wait(&pool.cv, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
+        fold_job *j = &fj[f];
+        if (rc == 0 && j->rc < 0) {
+            *err = j->err;
+            j->err = (cd_error_t){0};
             cd_error_wrap(err, "cross-validation fold %d/%d", f + 1, k);
-            goto out;
+            rc = -1;
+            pthread_mutex_lock(&pool.mu);
+            pool.next = k; /* nothing new is started; the folds running finish */
+            pthread_mutex_unlock(&pool.mu);
         }
-        res->train_seconds += train_s;
-        fold_metrics(&s_tr, &res->train[f], &res->ent_train[f]);
-        fold_metrics(&s_te, &res->test[f], &res->ent_test[f]);
-        res->has_entities |= s_te.has_entities;
+        if (rc < 0) /* the folds still running are joined below, unclaimed ones never run */
+            break;
+        if (cd_nlu_eval_move(preds, &j->test) < 0) {
+            rc = cd_error(err, CD_ERR_SYSTEM, ENOMEM, "record prediction: out of memory");
+            break;
+        }
+        res->train_seconds += j->train_s;
+        fold_metrics(&j->s_tr, &res->train[f], &res->ent_train[f]);
+        fold_metrics(&j->s_te, &res->test[f], &res->ent_test[f]);
+        res->has_entities |= j->s_te.has_entities;
         if (progress)
-            progress(ctx, f + 1, k, ntr, nte, train_s, &res->test[f]);
+            progress(ctx, f + 1, k, j->ntr, j->nte, j->train_s, &res->test[f]);
     }
     res->total_seconds = now_s() - t0;
-    rc = 0;
 out:
+    if (started) {
+        pthread_mutex_lock(&pool.mu);
+        pool.next = k;
+        pthread_mutex_unlock(&pool.mu);
+        for (int i = 0; i < started; i++)
+            pthread_join(tid[i], NULL);
+    }
+    for (int f = 0; fj && f < k; f++) {
+        cd_nlu_eval_set_done(&fj[f].test);
+        cd_error_clear(&fj[f].err);
+    }
+    pthread_mutex_destroy(&pool.mu);
+    pthread_cond_destroy(&pool.cv);
+    free(fj);
+    free(done);
+    free(tid);
     free(ic);
     free(labels);
     free(fold);
-    free(tr);
-    free(te);
     return rc;
 }
 

@@ -85,6 +85,23 @@ void cd_nlu_eval_set_done(cd_nlu_eval_set *s)
     memset(s, 0, sizeof(*s));
 }
 
+int cd_nlu_eval_move(cd_nlu_eval_set *to, cd_nlu_eval_set *from)
+{
+    if (to->n + from->n > to->cap) {
+        size_t cap = to->n + from->n;
+        cd_nlu_eval_item *ni = realloc(to->items, (cap ? cap : 1) * sizeof(*ni));
+        if (!ni)
+            return -1;
+        to->items = ni;
+        to->cap = cap;
+    }
+    /* the items change owner */
+    memcpy(to->items + to->n, from->items, from->n * sizeof(*to->items));
+    to->n += from->n;
+    from->n = 0;
+    return 0;
+}
+
 /* examples [from, to) of d, appended to out in order */
 static int eval_range(const cd_nlu_model *m, const cd_nlu_data *d, size_t from, size_t to,
                       cd_nlu_eval_set *out, cd_error_t *err)
@@ -164,21 +181,8 @@ int cd_nlu_eval_run(const cd_nlu_model *m, const cd_nlu_data *d, cd_nlu_eval_set
             }
             rc = -1;
         }
-        if (rc == 0 && out->n + sh[i].set.n > out->cap) {
-            size_t cap = out->n + sh[i].set.n;
-            cd_nlu_eval_item *ni = realloc(out->items, cap * sizeof(*ni));
-            if (!ni)
-                rc = cd_error(err, CD_ERR_SYSTEM, ENOMEM, "record prediction: out of memory");
-            else {
-                out->items = ni;
-                out->cap = cap;
-            }
-        }
-        if (rc == 0) { /* the items change owner */
-            memcpy(out->items + out->n, sh[i].set.items, sh[i].set.n * sizeof(*out->items));
-            out->n += sh[i].set.n;
-            sh[i].set.n = 0;
-        }
+        if (rc == 0 && cd_nlu_eval_move(out, &sh[i].set) < 0)
+            rc = cd_error(err, CD_ERR_SYSTEM, ENOMEM, "record prediction: out of memory");
         cd_error_clear(&sh[i].err);
         cd_nlu_eval_set_done(&sh[i].set);
     }

@@ -42,6 +42,8 @@ int cd_nlu_eval_add(cd_nlu_eval_set *s, const cd_nlu_example *gold, const char *
                     double confidence, const cd_nlu_entity *ents, size_t n_ents,
                     cd_error_t *err);
 void cd_nlu_eval_set_done(cd_nlu_eval_set *s);
+/* Moves from's items onto the end of to (from is left empty); -1 on OOM (nothing moved). */
+int cd_nlu_eval_move(cd_nlu_eval_set *to, cd_nlu_eval_set *from);
 
 /* --- Classification report (sklearn classification_report + Rasa's additions) ----------- */
 
@@ -161,7 +163,8 @@ typedef struct {
     cd_nlu_fold_metrics *train, *test;                 /* intents, per fold */
     cd_nlu_fold_metrics *ent_train, *ent_test;         /* entities, per fold */
     bool has_entities;
-    double train_seconds, total_seconds;
+    double train_seconds, total_seconds; /* training summed over folds; all, wall */
+    int parallel;                         /* folds that ran at a time */
     char **dropped; /* intents dropped for having fewer examples than folds */
     size_t n_dropped;
     size_t n_examples; /* used after dropping */
@@ -172,10 +175,12 @@ typedef void (*cd_nlu_cv_progress)(void *ctx, int fold, int folds, size_t n_trai
 
 /* k-fold CV on d: intents below k examples are dropped (listed in res->dropped), each fold's
  * model is trained with cfg and seed, and the test-fold predictions are appended to preds
- * (their gold examples borrow from d). */
+ * (their gold examples borrow from d), in fold order. Up to jobs folds train at a time (0:
+ * one per CPU, at most 4); the results are the same whatever jobs is. progress is called
+ * from the calling thread, in fold order. */
 int cd_nlu_cross_validate(const cd_nlu_data *d, const cd_nlu_config *cfg, int k, unsigned seed,
-                          cd_nlu_cv_progress progress, void *ctx, cd_nlu_eval_set *preds,
-                          cd_nlu_cv_result *res, cd_error_t *err);
+                          int jobs, cd_nlu_cv_progress progress, void *ctx,
+                          cd_nlu_eval_set *preds, cd_nlu_cv_result *res, cd_error_t *err);
 void cd_nlu_cv_result_done(cd_nlu_cv_result *r);
 /* Rasa's log_results lines: "test Accuracy: 0.921 (0.006)" (mean, population std). */
 void cd_nlu_cv_print(FILE *f, const cd_nlu_cv_result *r);

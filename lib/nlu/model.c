@@ -214,7 +214,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
         goto oom;
     }
     free(xt);
-    int rc = cd_nlu_clf_train(&m->clf, rows, xy, nx, (int)m->feat.vocab.n, (int)m->n_intents,
+    int rc = cd_nlu_clf_train(&m->clf, rows, true, xy, nx, (int)m->feat.vocab.n, (int)m->n_intents,
                               m->cfg.intent_solver, m->cfg.intent_c, seed, err);
     free(xy);
     if (rc)

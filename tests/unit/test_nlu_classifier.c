@@ -70,7 +70,7 @@ static void test_same_solution(void)
 
     cd_nlu_classifier c;
     cd_error_t err = {0};
-    ok(cd_nlu_clf_train(&c, x, y, ROWS, FEAT, CLASSES, MCSVM_CS, 0.4, 3, &err) == 0,
+    ok(cd_nlu_clf_train(&c, x, false, y, ROWS, FEAT, CLASSES, MCSVM_CS, 0.4, 3, &err) == 0,
        "merged training");
     /* the BASE columns, and one row for the copies' columns that no row uses (odd ones) */
     is_int(c.n_rows, BASE + 1, "one weight row per distinct column");

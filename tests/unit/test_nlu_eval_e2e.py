@@ -210,6 +210,26 @@ ok(not os.path.exists(os.path.join(out, "cross_validation.json")),
 cvrep = load_json(os.path.join(cv1, "intent_report.json"))
 ok(sum(v["support"] for v in cvrep.values() if isinstance(v, dict) and "confused_with" in v) == 100,
    "CV report covers every training example once")
+# folds trained at a time (--jobs) change nothing in the results, and progress stays in order
+par = {}
+for jobs in ("1", "5"):
+    d = os.path.join(tmp.name, f"cv-jobs{jobs}")
+    par[jobs] = (run("test", train_yml, "--cross-validation", "--folds", "5", "--seed", "3",
+                     "--jobs", jobs, "--out", d), d)
+ok(all(r.returncode == 0 for r, _ in par.values()), "cross-validation with --jobs 1 and 5")
+ok("(1 at a time" in par["1"][0].stderr and "(5 at a time" in par["5"][0].stderr,
+   "the printout says how many folds ran at a time")
+names = sorted(os.listdir(par["1"][1]))
+same = names == sorted(os.listdir(par["5"][1]))
+for name in names:
+    with open(os.path.join(par["1"][1], name), "rb") as f1, \
+            open(os.path.join(par["5"][1], name), "rb") as f2:
+        same = same and f1.read() == f2.read()
+ok(same and len(names) >= 8, f"--jobs 1 and 5 write the same {len(names)} files, byte for byte")
+ok(par["1"][0].stdout.splitlines()[:-1] == par["5"][0].stdout.splitlines()[:-1],
+   "and print the same results")
+pos = [par["5"][0].stderr.find(f"fold {i}/5:") for i in range(1, 6)]
+ok(all(p >= 0 for p in pos) and pos == sorted(pos), "progress in fold order with 5 at a time")
 w = run("test", os.path.join(WEBAPPS, "train.yml"), "--cross-validation", "--folds", "5",
         "--out", os.path.join(tmp.name, "cv3"))
 ok("dropped intent" in w.stderr, "intents below the fold count are dropped, and said so")
@@ -227,7 +247,8 @@ for args in ([], ["test"], ["test", test_yml], ["test", test_yml, "--model", mod
              ["test", test_yml, "--model", model, "--bogus"],
              ["test", test_yml, "--model", model, "--fail-under", "bogus=1"],
              ["test", test_yml, "--model", model, "--fail-under", "accuracy=1.5"],
-             ["test", test_yml, "--cross-validation", "--folds", "1"]):
+             ["test", test_yml, "--cross-validation", "--folds", "1"],
+             ["test", test_yml, "--cross-validation", "--jobs", "0"]):
     r = run(*args)
     ok(r.returncode == 2 and r.stderr.strip(), f"bad arguments {args} exit 2 with a message")
 
