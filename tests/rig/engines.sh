@@ -92,7 +92,7 @@ EOF
 }
 
 start_docker() {
-    if alive "$RIG/dockerd.pid" && [ -S "$RIG/docker.sock" ]; then return; fi
+    if alive "$RIG/docker.pid" && [ -S "$RIG/docker.sock" ]; then return; fi
     rm -f "$RIG/docker.sock"
     mkdir -p "$STATE/docker"
     # No bridge without iptables here; vfs works on any filesystem. Loopback registries are
@@ -100,11 +100,11 @@ start_docker() {
     dockerd --host "unix://$RIG/docker.sock" --iptables=false --bridge=none \
         --storage-driver=vfs --data-root "$STATE/docker" --exec-root "$RIG/docker-exec" \
         --pidfile "$RIG/dockerd.pid" >"$RIG/dockerd.log" 2>&1 &
-    # dockerd writes its own pidfile; keep ours too in case it dies before writing it.
-    echo $! >"$RIG/dockerd.pid.launcher"
-    sleep 0.5
-    [ -f "$RIG/dockerd.pid" ] || echo $! >"$RIG/dockerd.pid"
-    wait_sock "$RIG/docker.sock" dockerd "$RIG/dockerd.pid"
+    # $! is dockerd itself. Its own --pidfile is dockerd's alone: dockerd refuses to start
+    # when that file names a live process, and writing it for dockerd while a slow (busy)
+    # dockerd was still starting made it exit ("pid file found").
+    echo $! >"$RIG/docker.pid"
+    wait_sock "$RIG/docker.sock" dockerd "$RIG/docker.pid"
 }
 
 # import <socket> <repo> <tag> <tarball>: via the Engine API, so both engines are treated alike
@@ -165,7 +165,6 @@ EOF
 
 stop_one() {
     local name=$1 pidf="$RIG/$1.pid"
-    [ "$name" = docker ] && pidf="$RIG/dockerd.pid"
     if alive "$pidf"; then
         local pid
         pid=$(cat "$pidf")
@@ -174,6 +173,7 @@ stop_one() {
         kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$pidf"
+    [ "$name" != docker ] || rm -f "$RIG/dockerd.pid" "$RIG/dockerd.pid.launcher"
 }
 
 # Podman keeps the conmon of every exec session made through its API alive for its
@@ -226,7 +226,7 @@ stop)
     log "stopped"
     ;;
 status)
-    for p in podman dockerd registry; do
+    for p in podman docker registry; do
         if alive "$RIG/$p.pid"; then echo "$p: running (pid $(cat "$RIG/$p.pid"))"; else echo "$p: stopped"; fi
     done
     ;;
