@@ -10,6 +10,19 @@
 #include <string.h>
 #include <time.h>
 
+/* Under a sanitizer, malloc is the sanitizer's: glibc's arenas are never set up, and
+ * malloc_trim would set them up lazily from several fold threads at once (seen: a SEGV in
+ * glibc's mtrim under ASan). Trim only when glibc's malloc is the one in use. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define CD_FOREIGN_MALLOC 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CD_FOREIGN_MALLOC 1
+#endif
+
 #include "nlu/eval.h"
 #include "nlu/model-internal.h"
 
@@ -187,7 +200,7 @@ static int run_fold(fold_job *j)
     cd_nlu_data_done(&vte);
     free(tr);
     free(te);
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(CD_FOREIGN_MALLOC)
     /* Each of a fold's threads (the pool's, the tagger's, the row builders') may get its own
      * malloc arena, and conductor-nlu keeps freed memory (M_TRIM_THRESHOLD, for training's
      * sake): what a finished fold freed sat in arenas the next folds' threads did not use.
