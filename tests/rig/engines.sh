@@ -60,6 +60,22 @@ EOF
     log "registry did not come up"; tail "$RIG/registry.log" >&2; return 1
 }
 
+# Podman records each container's and volume's lock number in its database, and the locks
+# themselves live in shared memory. When the shared memory went away (cleared /dev/shm) but
+# Podman's tmpdir did not, Podman does not see a reboot and hands out lock numbers its kept
+# volumes still hold: starting a job container then fails with "share lock ID 2: deadlock due
+# to lock mismatch" (seen in a run after the demo's cache volume had outlived /dev/shm).
+# Renumbering gives every kept object a fresh lock; it is safe only while no Podman runs, so
+# it is done here, before the service starts, and only when the locks are gone.
+renumber_podman_locks() {
+    local shm=/dev/shm/libpod_lock
+    [ "$(id -u)" = 0 ] || shm=/dev/shm/libpod_rootless_lock_$(id -u)
+    [ ! -e "$shm" ] || return 0
+    log "podman's lock memory $shm is gone: renumbering the locks of kept containers and volumes"
+    CONTAINERS_CONF=$RIG/containers.conf podman system renumber >>"$RIG/podman.log" 2>&1 ||
+        log "podman system renumber failed (see $RIG/podman.log)"
+}
+
 start_podman() {
     local reg
     reg=$(cat "$RIG/registry.addr")
@@ -84,6 +100,7 @@ EOF
     if alive "$RIG/podman.pid" && [ "$(cat "$RIG/podman.reg" 2>/dev/null)" = "$reg" ]; then return; fi
     stop_one podman
     rm -f "$RIG/podman.sock"
+    renumber_podman_locks
     CONTAINERS_CONF=$RIG/containers.conf CONTAINERS_REGISTRIES_CONF=$RIG/registries.conf \
         podman system service --time=0 "unix://$RIG/podman.sock" >"$RIG/podman.log" 2>&1 &
     echo $! >"$RIG/podman.pid"
