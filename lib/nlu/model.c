@@ -98,7 +98,7 @@ bool cd_nlu_beside(pthread_t *t, void *(*fn)(void *), void *arg)
 /* The entity tagger needs only the tokens and intents, not the classifier: it trains on a
  * second thread while the main one fits TF-IDF and LIBLINEAR. Both are deterministic (the
  * tagger shuffles with its own seeded generator, LIBLINEAR with rand()), so the archive does
- * not depend on the scheduling. */
+ * not depend on the scheduling, nor on whether the tagger ran first (tagger_beside false). */
 typedef struct {
     const cd_nlu_data *d;
     const cd_nlu_tokens *toks;
@@ -145,8 +145,8 @@ static void *rows_run(void *arg)
     return NULL;
 }
 
-cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
-                           cd_error_t *err)
+static cd_nlu_model *train_model(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
+                                 bool tagger_beside, cd_error_t *err)
 {
     cd_nlu_config defaults;
     if (!cfg) {
@@ -182,7 +182,7 @@ cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsig
         y[i] = in ? (int)find_intent(m->intents, m->n_intents, in) : -1;
     }
     tj = (tagger_job){d, toks, y, m->n_intents, m->cfg.tagger_epochs, seed, NULL, {0}};
-    threaded = cd_nlu_beside(&tid, tagger_run, &tj);
+    threaded = tagger_beside ? cd_nlu_beside(&tid, tagger_run, &tj) : (tagger_run(&tj), false);
     cd_nlu_tokens *xt = calloc(n + 1, sizeof(*xt));
     int *xy = calloc(n + 1, sizeof(*xy));
     if (!xt || !xy) {
@@ -256,6 +256,18 @@ out:
         return NULL;
     }
     return m;
+}
+
+cd_nlu_model *cd_nlu_train(const cd_nlu_data *d, const cd_nlu_config *cfg, unsigned seed,
+                           cd_error_t *err)
+{
+    return train_model(d, cfg, seed, true, err);
+}
+
+cd_nlu_model *cd_nlu_train_tagger_first(const cd_nlu_data *d, const cd_nlu_config *cfg,
+                                        unsigned seed, cd_error_t *err)
+{
+    return train_model(d, cfg, seed, false, err);
 }
 
 void cd_nlu_model_free(cd_nlu_model *m)
