@@ -76,9 +76,10 @@ void cd_xfer_done(cd_xfer *x);
 
 /* Apply the options every handle needs (socket, TLS, timeouts, error buffer, debug, cloexec). */
 void cd_engine_setup_handle(cd_engine *e, CURL *h, char *errbuf, bool stream);
-/* Translate a CURLcode once, at the boundary: "METHOD /path: <errbuf or curl_easy_strerror>". */
-int cd_engine_curl_error(cd_error_t *err, CURLcode rc, const char *errbuf, const char *method,
-                         const char *path);
+/* Translate a CURLcode once, at the boundary:
+ * "engine `<endpoint>`: METHOD /path: <errbuf or curl_easy_strerror>". */
+int cd_engine_curl_error(const cd_engine *e, cd_error_t *err, CURLcode rc, const char *errbuf,
+                         const char *method, const char *path);
 /* "METHOD /path" without the query string, for messages. */
 char *cd_engine_display(const char *method, const char *path);
 bool cd_engine_interrupted(const cd_engine *e);

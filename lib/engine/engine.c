@@ -146,8 +146,11 @@ static int negotiate(cd_engine *e, cd_error_t *err)
 {
     /* GET /version answers on any version prefix; ask with the one we speak best */
     json_auto_t *v = NULL;
-    if (cd_engine_request(e, "GET", "/version", NULL, &v, err) < 0)
+    if (cd_engine_request(e, "GET", "/version", NULL, &v, err) < 0) {
+        if (err && err->msg && !strncmp(err->msg, "engine `", 8))
+            return -1; /* a transport error: it names the engine already */
         return cd_error_wrap(err, "engine `%s`", e->endpoint);
+    }
     const char *api = json_string_value(json_object_get(v, "ApiVersion"));
     if (!api || cd_engine_version_num(api) < 0)
         return cd_engine_fail(err, CD_ERR_SYSTEM, EPROTO,

@@ -105,7 +105,7 @@ static int send_all(cd_engine *e, CURL *h, curl_socket_t sock, const char *data,
             continue;
         }
         if (rc != CURLE_OK)
-            return cd_engine_curl_error(err, rc, errbuf, "POST", path);
+            return cd_engine_curl_error(e, err, rc, errbuf, "POST", path);
         data += n;
         len -= n;
     }
@@ -131,7 +131,7 @@ static int read_head(cd_engine *e, CURL *h, curl_socket_t sock, cd_strbuf *head,
             continue;
         }
         if (rc != CURLE_OK)
-            return cd_engine_curl_error(err, rc, errbuf, "POST", path);
+            return cd_engine_curl_error(e, err, rc, errbuf, "POST", path);
         if (n == 0)
             return cd_engine_fail(err, CD_ERR_SYSTEM, ECONNRESET,
                                   "%s: connection closed before the reply", what);
@@ -197,7 +197,7 @@ static int hijack_start(cd_engine *e, const char *path, const void *in, size_t i
     CURLcode rc = curl_easy_perform(h);
     curl_socket_t sock = CURL_SOCKET_BAD;
     if (rc != CURLE_OK) {
-        cd_engine_curl_error(err, rc, errbuf, "POST", path);
+        cd_engine_curl_error(e, err, rc, errbuf, "POST", path);
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
@@ -259,7 +259,7 @@ static int hijack_start(cd_engine *e, const char *path, const void *in, size_t i
             size_t n = 0;
             rc = curl_easy_send(h, inp, left < IO_CHUNK ? left : IO_CHUNK, &n);
             if (rc != CURLE_OK && rc != CURLE_AGAIN) {
-                cd_engine_curl_error(err, rc, errbuf, "POST", path);
+                cd_engine_curl_error(e, err, rc, errbuf, "POST", path);
                 break;
             }
             inp += n;
@@ -271,7 +271,7 @@ static int hijack_start(cd_engine *e, const char *path, const void *in, size_t i
             if (rc == CURLE_AGAIN)
                 continue;
             if (rc != CURLE_OK) {
-                cd_engine_curl_error(err, rc, errbuf, "POST", path);
+                cd_engine_curl_error(e, err, rc, errbuf, "POST", path);
                 break;
             }
             if (n == 0) {

@@ -46,15 +46,18 @@ char *cd_engine_display(const char *method, const char *path)
     return s;
 }
 
-int cd_engine_curl_error(cd_error_t *err, CURLcode rc, const char *errbuf, const char *method,
-                         const char *path)
+/* The engine did not answer (connect, TLS, timeout, a cut stream): the message names the
+ * endpoint, since that, not the request, is what the user has to check. */
+int cd_engine_curl_error(const cd_engine *e, cd_error_t *err, CURLcode rc, const char *errbuf,
+                         const char *method, const char *path)
 {
     cleanup_free char *what = cd_engine_display(method, path);
     const char *text = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
     int errnum = rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
                  : rc == CURLE_COULDNT_CONNECT  ? ECONNREFUSED
                                                 : EIO;
-    return cd_engine_fail(err, CD_ERR_SYSTEM, errnum, "%s: %s", what ? what : method, text);
+    return cd_engine_fail(err, CD_ERR_SYSTEM, errnum, "engine `%s`: %s: %s", e->endpoint,
+                          what ? what : method, text);
 }
 
 /* Sockets are born close-on-exec: a job process we fork must never inherit the engine socket. */
@@ -323,7 +326,7 @@ int cd_xfer_finish(cd_xfer *x, cd_error_t *err)
         if (err && err->status == 0)
             err->status = x->sink_err.status;
     } else if (x->result != CURLE_OK && status < 300) {
-        r = cd_engine_curl_error(err, x->result, e->errbuf, x->method, x->path);
+        r = cd_engine_curl_error(e, err, x->result, e->errbuf, x->method, x->path);
     } else if (status >= 300 && status != 304) {
         r = cd_engine_http_error(err, x->method, x->path, status, cd_strbuf_str(&x->out),
                                  x->out.len);
