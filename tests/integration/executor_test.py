@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -181,13 +182,15 @@ class Harness:
                 skip(f"{p} is not built")
         self.helper = os.path.join(SRC, "tests", "runner", "gitlab-runner")
 
-    def config(self, endpoint=None, extra="", network="none", image_extra=""):
-        """network=None: the per-job network (services need it)."""
+    def config(self, endpoint=None, extra="", network="none", image_extra="", engine=None):
+        """network=None: the per-job network (services need it); engine: the [engine] lines
+        (default: the rig's unix socket, or `endpoint`)."""
         path = os.path.join(self.tmp, f"conductor-{random.randrange(1 << 30)}.conf")
         helper = f'gitlab_runner = "{self.helper}"\n' if os.path.exists(self.helper) else ""
         net = f'network_mode = "{network}"\n' if network else ""
+        engine = engine or f'endpoint = "unix://{endpoint or self.sock}"\n'
         with open(path, "w") as f:
-            f.write(f'[engine]\nendpoint = "unix://{endpoint or self.sock}"\n'
+            f.write(f'[engine]\n{engine}'
                     f'[image]\ndefault = "{self.busybox}"\n{image_extra}'
                     f'[security]\n{net}'
                     f'[helper]\n{helper}'
@@ -295,6 +298,54 @@ def t_exec_fallback(h):
         check(res.status == "failed" and res.exit_code == 7,
               f"{mode}: exit code 7 carried through ({res.status}, {res.exit_code})")
         h.cleanup_ok(res)
+        h.no_leftovers(d["id"])
+
+
+def t_tls(h):
+    """A remote engine as teams reach one: tcp:// with TLS and a client certificate (the rig's
+    dockerd listens on 127.0.0.1 with --tlsverify). A job runs through its agent and through
+    an engine exec (stdin cannot go over TLS: the script is copied in); a wrong CA or a
+    missing client certificate is a system failure that says what failed, and no key
+    material reaches the job log."""
+    addr, certs = h.env.get("CD_TEST_DOCKER_TLS"), h.env.get("CD_TEST_DOCKER_TLS_CERTS")
+    if h.engine != "docker" or not addr or not certs or not os.path.isdir(certs):
+        skip("no TLS listener (the rig's dockerd has one; Podman's service has none)")
+    conf = h.config(engine=f'endpoint = "{addr}"\ntls_cert_dir = "{certs}"\n')
+    with open(os.path.join(certs, "key.pem")) as f:
+        key_line = [ln for ln in f.read().splitlines() if ln and not ln.startswith("-----")][1]
+    for mode, penv in (("agent", {}), ("exec", {"CONDUCTOR_FORCE_EXEC": "1"})):
+        d = h.job(script=["echo over-tls-$((40+2))", "exit 3"])
+        res = h.run(conf, d, process_env=penv)
+        check("over-tls-42" in res.log, f"{mode}: the script ran over the TLS engine connection")
+        check(res.status == "failed" and res.exit_code == 3,
+              f"{mode}: exit code 3 carried through ({res.status}, {res.exit_code}: {res.message})")
+        check(key_line not in res.log, f"{mode}: no client key material in the job log")
+        h.cleanup_ok(res)
+        h.no_leftovers(d["id"])
+
+    # the server's certificate from another CA: refused before any request
+    other = os.path.join(h.tmp, "other-ca")
+    subprocess.run([os.path.join(SRC, "tests", "engine", "make_certs.sh"), other], check=True)
+    wrong = os.path.join(h.tmp, "wrong-ca")
+    os.makedirs(wrong)
+    shutil.copy(os.path.join(other, "ca.pem"), wrong)
+    for f in ("cert.pem", "key.pem"):
+        shutil.copy(os.path.join(certs, f), wrong)
+    nocert = os.path.join(h.tmp, "no-client-cert")
+    os.makedirs(nocert)
+    shutil.copy(os.path.join(certs, "ca.pem"), nocert)
+    for what, cdir in (("a CA that did not sign the server", wrong),
+                       ("no client certificate", nocert)):
+        bad = h.config(engine=f'endpoint = "{addr}"\ntls_cert_dir = "{cdir}"\n')
+        d = h.job(script=["echo must-not-run"])
+        res = h.run(bad, d)
+        check(res.status == "system_failure",
+              f"{what}: a system failure ({res.status}: {res.message})")
+        check("must-not-run" not in res.log, f"{what}: the script did not run")
+        m = re.search(r"ERROR: (.*(?:SSL|TLS|certificate|handshake).*)", res.log, re.I)
+        check(m and addr.split("//")[1] in m.group(1),
+              f"{what}: the log names the engine and the TLS failure "
+              f"({m.group(1)[:200] if m else res.log[-300:]!r})")
         h.no_leftovers(d["id"])
 
 
@@ -868,6 +919,7 @@ SCENARIOS = {
     "prepare_retry": t_prepare_retry, "missing_image": t_missing_image,
     "never_policy": t_never_policy, "registry": t_registry, "helper_job": t_helper_job,
     "concurrent": t_concurrent, "secret": t_secret, "exec_fallback": t_exec_fallback,
+    "tls": t_tls,
 }
 
 

@@ -9,6 +9,7 @@
 # Images are kept between runs (they live in the engines' storage), so a second start is fast.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 RIG=${CD_RIG_DIR:-/run/conductor-test}
 STATE=${CD_RIG_STATE:-/var/lib/conductor-test}
 REG_USER=conductor
@@ -108,13 +109,25 @@ EOF
     wait_sock "$RIG/podman.sock" podman "$RIG/podman.pid"
 }
 
+# dockerd also listens on a loopback TCP port with TLS, as a remote engine is reached
+# (tcp:// + DOCKER_CERT_PATH layout): its own throwaway CA, a server certificate for
+# 127.0.0.1, and a client certificate it requires (--tlsverify). The unix socket stays plain.
 start_docker() {
-    if alive "$RIG/docker.pid" && [ -S "$RIG/docker.sock" ]; then return; fi
-    rm -f "$RIG/docker.sock"
+    if alive "$RIG/docker.pid" && [ -S "$RIG/docker.sock" ] && [ -s "$RIG/docker.tls" ]; then
+        return
+    fi
+    stop_one docker
+    rm -f "$RIG/docker.sock" "$RIG/docker.tls"
     mkdir -p "$STATE/docker"
+    local tls=$RIG/docker-tls port
+    rm -rf "$tls"
+    "$HERE/../engine/make_certs.sh" "$tls"
+    port=$(free_port)
     # No bridge without iptables here; vfs works on any filesystem. Loopback registries are
     # insecure by default for dockerd, so the test registry needs no flag.
-    dockerd --host "unix://$RIG/docker.sock" --iptables=false --bridge=none \
+    dockerd --host "unix://$RIG/docker.sock" --host "tcp://127.0.0.1:$port" \
+        --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server.pem" \
+        --tlskey "$tls/server-key.pem" --iptables=false --bridge=none \
         --storage-driver=vfs --data-root "$STATE/docker" --exec-root "$RIG/docker-exec" \
         --pidfile "$RIG/dockerd.pid" >"$RIG/dockerd.log" 2>&1 &
     # $! is dockerd itself. Its own --pidfile is dockerd's alone: dockerd refuses to start
@@ -122,6 +135,10 @@ start_docker() {
     # dockerd was still starting made it exit ("pid file found").
     echo $! >"$RIG/docker.pid"
     wait_sock "$RIG/docker.sock" dockerd "$RIG/docker.pid"
+    curl -sf --cacert "$tls/ca.pem" --cert "$tls/cert.pem" --key "$tls/key.pem" \
+        "https://127.0.0.1:$port/version" >/dev/null ||
+        { log "dockerd's TLS listener on 127.0.0.1:$port does not answer"; return 1; }
+    echo "tcp://127.0.0.1:$port" >"$RIG/docker.tls"
 }
 
 # import <socket> <repo> <tag> <tarball>: via the Engine API, so both engines are treated alike
@@ -172,6 +189,8 @@ write_env() {
 export CD_RIG_DIR=$RIG
 export CD_TEST_PODMAN_SOCKET=$RIG/podman.sock
 export CD_TEST_DOCKER_SOCKET=$RIG/docker.sock
+export CD_TEST_DOCKER_TLS=$(cat "$RIG/docker.tls" 2>/dev/null)
+export CD_TEST_DOCKER_TLS_CERTS=$RIG/docker-tls
 export CD_TEST_REGISTRY=$(cat "$RIG/registry.addr")
 export CD_TEST_REGISTRY_USER=$REG_USER
 export CD_TEST_REGISTRY_PASSWORD=$REG_PASS
@@ -190,7 +209,7 @@ stop_one() {
         kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$pidf"
-    [ "$name" != docker ] || rm -f "$RIG/dockerd.pid" "$RIG/dockerd.pid.launcher"
+    [ "$name" != docker ] || rm -f "$RIG/dockerd.pid" "$RIG/dockerd.pid.launcher" "$RIG/docker.tls"
 }
 
 # Podman keeps the conmon of every exec session made through its API alive for its
