@@ -757,6 +757,23 @@ def t_helper_container(h):
     h.no_leftovers(d1["id"])
     h.no_leftovers(d2["id"])
 
+    # An abandoned job of this mode (prepared, never cleaned up) under a runner token of its
+    # own: `conductor gc` removes its helper container with the rest.
+    token = f"gc{random.randrange(1 << 30):x}"
+    stale = h.job()
+    r = subprocess.run([os.path.join(h.exe, "conductor-prepare"), "--config", conf],
+                       env=cleanup_env(h, stale, token=token), capture_output=True)
+    check(r.returncode == 0, f"prepare of the abandoned job ({r.stderr[-200:]!r})")
+    kinds = sorted((c.get("Labels") or {}).get("com.gitlab.gitlab-runner.type", "")
+                   for c in labelled(h.sock, "containers", stale["id"]))
+    check(kinds == ["build", "helper"], f"it has a build and a helper container ({kinds})")
+    time.sleep(2.2)
+    gc = subprocess.run([os.path.join(h.exe, "conductor"), "gc", "--config", conf, "--max-age",
+                         "1s", "--runner", token], capture_output=True, text=True,
+                        env=dict(os.environ, CONDUCTOR_RUN_DIR=h.state))
+    check(gc.returncode == 0, f"gc succeeds ({gc.stderr[-300:]!r})")
+    h.no_leftovers(stale["id"], "abandoned helper-mode job after gc")
+
 
 def t_concurrent(h):
     conf = h.config()
